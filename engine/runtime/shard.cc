@@ -70,6 +70,7 @@ status shard::setup() {
     RINGLOG_WARN("kernel lacks IORING_FEAT_NODROP: completions may be lost under overflow");
   }
   _ring_fd = _ring->ring_fd;
+  _setup_flags = params.flags;
 
   if (_rt._options.use_msg_ring) {
     if (io_uring_probe* probe = io_uring_get_probe_ring(_ring.get())) {
@@ -412,6 +413,17 @@ void runtime::task_finished() noexcept {
   if (_live_tasks.fetch_sub(1, std::memory_order_acq_rel) == 1 && stop_requested()) {
     for (auto& s : _shards) s->wake();
   }
+}
+
+std::string runtime::features() const {
+  const unsigned f = _shards.front()->_setup_flags;
+  std::string out = "io_uring ";
+  if (f & IORING_SETUP_SINGLE_ISSUER) out += "SINGLE_ISSUER|";
+  if (f & IORING_SETUP_DEFER_TASKRUN) out += "DEFER_TASKRUN|";
+  if (f & IORING_SETUP_COOP_TASKRUN) out += "COOP_TASKRUN|";
+  out += "CQSIZE, hops via ";
+  out += _msg_ring ? "MSG_RING" : "eventfd";
+  return out;
 }
 
 void runtime::stop() {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -128,6 +129,7 @@ class shard {
   int _event_fd = -1;
   uint64_t _event_buf = 0;
   bool _msg_ring = false;
+  unsigned _setup_flags = 0;
   bool _stopping = false;
   size_t _in_flight = 0;
 
@@ -187,6 +189,10 @@ class runtime {
   void post(unsigned id, std::coroutine_handle<> h) { _shards[id]->post_external(h); }
 
   int ring_fd(unsigned id) const noexcept { return _shards[id]->_ring_fd; }
+
+  // What the kernel gave shard 0, for the start-up line:
+  // "io_uring SINGLE_ISSUER|DEFER_TASKRUN, hops via MSG_RING".
+  std::string features() const;
 
  private:
   friend class shard;

@@ -52,8 +52,12 @@ class RuntimeTest : public ::testing::TestWithParam<bool> {
                                                    .pin_threads = false, .use_msg_ring = GetParam()});
     status st = rt->start();
     ASSERT_TRUE(st) << st.error().message();
-    if (GetParam() && !rt->msg_ring_enabled()) GTEST_SKIP() << "kernel lacks IORING_OP_MSG_RING";
-    if (!GetParam()) ASSERT_FALSE(rt->msg_ring_enabled());
+    if (GetParam() && !rt->msg_ring_enabled()) {
+      GTEST_SKIP() << "kernel lacks IORING_OP_MSG_RING";
+    }
+    if (!GetParam()) {
+      ASSERT_FALSE(rt->msg_ring_enabled());
+    }
   }
   void TearDown() override { rt->stop(); }
 

@@ -1,0 +1,130 @@
+// Runtime micro-benchmarks (Google Benchmark; not part of ctest).
+//
+// Workloads:
+//   BM_TaskAwait          co_await of a finished-in-place child task: one
+//                         symmetric transfer down and one back.
+//   BM_YieldThroughLoop   co_await yield(): the coroutine goes round the
+//                         shard loop (ready queue, one io_uring_enter).
+//   BM_NopRoundTrip       one IORING_OP_NOP submitted and completed.
+//   BM_CrossShardCall     invoke_on(other shard, fn) and back; arg 1 = MSG_RING,
+//                         0 = the eventfd inbox.
+//   BM_Write4kFdatasync   4 KiB sequential write then fdatasync, one at a time,
+//                         on a file in $RINGLOG_BENCH_DIR (default: cwd); the
+//                         figure fio's "write 4k + fdatasync=1" is set against
+//                         (bench/micro/run.sh runs both).
+//
+// Each benchmark's iteration loop runs inside a coroutine on shard 0 while the
+// main thread waits in block_on, so the measured code is the shard's own.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/runtime/invoke.h"
+#include "engine/runtime/io.h"
+#include "engine/runtime/shard.h"
+#include "engine/runtime/spawn.h"
+#include "engine/runtime/task.h"
+
+namespace ringlog {
+namespace {
+
+std::unique_ptr<runtime> make_runtime(bool msg_ring) {
+  auto rt = std::make_unique<runtime>(runtime_options{.shards = 2, .use_msg_ring = msg_ring});
+  if (status st = rt->start(); !st) {
+    std::fprintf(stderr, "runtime start failed: %s\n", st.error().message().c_str());
+    std::exit(1);
+  }
+  return rt;
+}
+
+task<int> child(int v) { co_return v + 1; }
+
+task<void> task_await_loop(benchmark::State* state) {
+  int v = 0;
+  for (auto _ : *state) v = co_await child(v);
+  benchmark::DoNotOptimize(v);
+}
+
+void BM_TaskAwait(benchmark::State& state) {
+  auto rt = make_runtime(true);
+  rt->block_on(0, task_await_loop(&state));
+}
+BENCHMARK(BM_TaskAwait)->UseRealTime();
+
+task<void> yield_loop(benchmark::State* state) {
+  for (auto _ : *state) co_await yield();
+}
+
+void BM_YieldThroughLoop(benchmark::State& state) {
+  auto rt = make_runtime(true);
+  rt->block_on(0, yield_loop(&state));
+}
+BENCHMARK(BM_YieldThroughLoop)->UseRealTime();
+
+task<void> nop_loop(benchmark::State* state) {
+  for (auto _ : *state) {
+    if (!co_await io::nop()) state->SkipWithError("nop failed");
+  }
+}
+
+void BM_NopRoundTrip(benchmark::State& state) {
+  auto rt = make_runtime(true);
+  rt->block_on(0, nop_loop(&state));
+}
+BENCHMARK(BM_NopRoundTrip)->UseRealTime();
+
+task<void> cross_loop(benchmark::State* state) {
+  unsigned sum = 0;
+  for (auto _ : *state) sum += co_await invoke_on(1, [] { return shard::current()->id(); });
+  benchmark::DoNotOptimize(sum);
+}
+
+void BM_CrossShardCall(benchmark::State& state) {
+  auto rt = make_runtime(state.range(0) == 1);
+  state.SetLabel(rt->features());
+  rt->block_on(0, cross_loop(&state));
+}
+BENCHMARK(BM_CrossShardCall)->Arg(1)->Arg(0)->UseRealTime();
+
+task<void> write_sync_loop(benchmark::State* state, int fd) {
+  std::vector<std::byte> block(4096, std::byte{0x5a});
+  uint64_t offset = 0;
+  for (auto _ : *state) {
+    auto w = co_await io::write(fd, block, offset);
+    if (!w || *w != block.size()) {
+      state->SkipWithError("write failed");
+      break;
+    }
+    if (!co_await io::fdatasync(fd)) {
+      state->SkipWithError("fdatasync failed");
+      break;
+    }
+    offset += block.size();
+  }
+  state->SetBytesProcessed(static_cast<int64_t>(offset));
+}
+
+void BM_Write4kFdatasync(benchmark::State& state) {
+  const char* dir = std::getenv("RINGLOG_BENCH_DIR");
+  std::string path = std::string(dir ? dir : ".") + "/ringlog-bench-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) {
+    state.SkipWithError("cannot create the benchmark file");
+    return;
+  }
+  auto rt = make_runtime(true);
+  rt->block_on(0, write_sync_loop(&state, fd));
+  ::close(fd);
+  ::unlink(path.c_str());
+}
+BENCHMARK(BM_Write4kFdatasync)->UseRealTime()->MinTime(3.0);
+
+}  // namespace
+}  // namespace ringlog
+
+BENCHMARK_MAIN();
