@@ -199,6 +199,7 @@ class runtime {
   void shard_main(unsigned id);
 
   runtime_options _options;
+  std::vector<int> _cpus;  // the cores this process may run on, at construction
   std::vector<std::unique_ptr<shard>> _shards;
   std::vector<std::thread> _threads;
   std::atomic<bool> _stop_requested{false};
