@@ -1,0 +1,165 @@
+// index_file: the memory-mapped file of fixed-size entries under both Kafka
+// segment indexes (.index, 8-byte entries; .timeindex, 12-byte entries). It
+// owns the fd and the mapping and knows how many leading slots hold entries;
+// what an entry means is the business of offset_index and time_index.
+//
+// Entry count. A writable index is preallocated (ftruncate to its maximum, a
+// sparse file: blocks are allocated only as pages get written) and only trimmed
+// to its entries on roll or clean close, so after a crash the file is longer
+// than its entries and the rest is zeros. Both index kinds have strictly
+// increasing keys, so an all-zero entry can only be the first one: the entries
+// are the slots before the first all-zero slot at index >= 1, found by binary
+// search. An all-zero slot 0 followed by zeros is read as "no entries": it may
+// have been a real (0, 0) entry, but dropping it changes no lookup (an empty
+// index answers the segment start, which is what that entry says).
+// truncate_entries zeroes the slots it drops so the rule holds after any
+// sequence of appends and truncations.
+//
+// Syscalls here (open, fstat, ftruncate, mmap, msync) are synchronous and run
+// on the calling shard: they happen on segment open, roll, truncation and
+// close, never per append or per lookup, and each costs microseconds.
+//
+// Thread safety: none; an index_file belongs to the shard that owns its
+// partition. Lifetime: move-only; the destructor unmaps and closes. Dirty pages
+// of the mapping survive munmap in the page cache; flush() makes them durable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "base/assert.h"
+#include "base/result.h"
+
+namespace ringlog::storage {
+
+enum class index_access { read_only, read_write };
+
+class index_file {
+ public:
+  // Opens (read_write: creating if missing) the index at `path`.
+  //   read_write: a file smaller than max_bytes rounded down to whole entries
+  //     is extended to that size (a new file is preallocated; an index trimmed
+  //     at its last close becomes appendable again); a larger one keeps its
+  //     size. max_bytes must hold at least one entry.
+  //   read_only: the file is mapped at its size; max_bytes is ignored.
+  // A size that is not a whole number of entries is errc::corrupt_index,
+  // naming the path and the size.
+  static result<index_file> open(std::string path, size_t entry_bytes, size_t max_bytes,
+                                 index_access access);
+
+  index_file(index_file&& other) noexcept;
+  index_file& operator=(index_file&& other) noexcept;
+  index_file(const index_file&) = delete;
+  index_file& operator=(const index_file&) = delete;
+  ~index_file();
+
+  const std::string& path() const noexcept { return _path; }
+  size_t entry_bytes() const noexcept { return _entry_bytes; }
+  index_access access() const noexcept { return _access; }
+  size_t entries() const noexcept { return _entries; }
+  // Slots in the file, used or not.
+  size_t max_entries() const noexcept { return _file_bytes / _entry_bytes; }
+  bool is_full() const noexcept { return _entries >= max_entries(); }
+  size_t file_bytes() const noexcept { return _file_bytes; }
+  // Whether the fd and mapping are live (see close/reopen).
+  bool is_open() const noexcept { return _fd >= 0; }
+  // For an async fdatasync by the flusher (it also writes back the mapping's
+  // dirty pages); -1 while closed.
+  int fd() const noexcept { return _fd; }
+
+  // The bytes of slot i < max_entries(); the index must be open.
+  const std::byte* slot(size_t i) const noexcept {
+    RINGLOG_ASSERT(_data != nullptr && i < max_entries(), "{}: slot {} of {} (open: {})", _path, i,
+                   max_entries(), is_open());
+    return _data + i * _entry_bytes;
+  }
+  // The mapping without bounds checks, for the lookup loops (entries() slots).
+  const std::byte* data() const noexcept { return _data; }
+
+  // Copies `entry` (entry_bytes long) into the next slot; false when full.
+  bool append(std::span<const std::byte> entry) noexcept;
+  // Keeps the first n <= entries() entries and zeroes the slots dropped.
+  void truncate_entries(size_t n) noexcept;
+
+  // Shrinks the file to its entries (roll, clean close); the index is full
+  // afterwards. An index with no entries becomes an empty, unmapped file.
+  status trim();
+  // msync: makes the entries durable (clean shutdown).
+  status flush() const;
+
+  // Unmaps and closes the fd but remembers path, size and entries: a cold
+  // segment's index costs no map and no fd until reopen(). Idempotent.
+  void close() noexcept;
+  // Maps the file again after close(); no entry scan. The file must still have
+  // the size it had (errc::corrupt_index otherwise). A no-op when open.
+  status reopen();
+
+ private:
+  index_file(std::string path, size_t entry_bytes, index_access access) noexcept
+      : _path(std::move(path)), _entry_bytes(entry_bytes), _access(access) {}
+
+  // Takes ownership of fd: fstat, size check, mmap of the whole file. Closes
+  // fd on failure. Leaves _entries alone.
+  status map_fd(int fd);
+  void unmap() noexcept;
+  // Entries in a freshly mapped file, by the trailing-zeros rule above.
+  size_t count_entries() const noexcept;
+
+  std::string _path;
+  size_t _entry_bytes;
+  index_access _access;
+  int _fd = -1;
+  std::byte* _data = nullptr;  // nullptr when closed or when the file is empty
+  size_t _file_bytes = 0;
+  size_t _entries = 0;
+};
+
+// Kafka's warm section (AbstractIndex.warmEntries): lookups first search the
+// last 8 KiB of entries. Recent reads (consumers at the tail, followers,
+// the produce path) land there, and it is two pages that stay resident; a full
+// binary search over a 10 MiB index touches ~20 pages, and on a mapping whose
+// cold pages were evicted each one is a blocking page fault on the shard.
+inline constexpr size_t index_warm_bytes = 8192;
+
+// The first slot in [lo, lo + len) for which pred fails (lo + len if none),
+// where pred holds on a prefix. Branch-free (the compiler emits a conditional
+// move): for ranges already in cache, mispredicted branches would cost more
+// than the loads.
+template <class Pred>
+size_t index_partition_point_branchless(size_t lo, size_t len, Pred pred) noexcept {
+  if (len == 0) return lo;
+  while (len > 1) {
+    const size_t half = len / 2;
+    lo = pred(lo + half - 1) ? lo + half : lo;
+    len -= half;
+  }
+  return pred(lo) ? lo + 1 : lo;
+}
+
+// The number of leading slots in [0, n) for which pred(i) holds, where pred
+// holds on a prefix (std::partition_point over indexes). Searches the warm
+// tail, slots [n - warm_entries, n), first and without branches; the cold
+// part with an ordinary binary search, whose speculated loads hide some of
+// the cache and TLB misses that dominate there.
+template <class Pred>
+size_t index_partition_point(size_t n, size_t warm_entries, Pred pred) noexcept {
+  if (n <= warm_entries) return index_partition_point_branchless(0, n, pred);
+  const size_t first_hot = n - warm_entries;
+  if (pred(first_hot))
+    return index_partition_point_branchless(first_hot + 1, warm_entries - 1, pred);
+  size_t lo = 0;
+  size_t hi = first_hot;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (pred(mid)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace ringlog::storage
