@@ -1,0 +1,178 @@
+// partition_log: one partition's log — its directory of segments, the offsets
+// it assigns, and the three ends readers and writers care about:
+//
+//   log end offset (LEO)  next offset to assign; includes writes in flight
+//   written end           every batch before it is in the page cache
+//   durable end           every batch before it is fdatasync'd; on a single
+//                         node this is the high watermark consumers see
+//
+// append() validates one batch (CRC, sizes), assigns its offsets in place,
+// writes it through io_uring at the end of the active segment and, by
+// default, returns only once the batch is durable: the shard's flusher
+// (group commit) syncs every dirty segment of every log in one round, so
+// concurrent appends share fdatasyncs. Appends of one log may overlap; their
+// writes complete in any order but the written end only moves over a
+// contiguous prefix, so a reader never sees a hole.
+//
+// An I/O error while writing or syncing takes the log offline: later appends
+// fail with errc::log_offline, reads keep serving what is durable, and the
+// next start-up's recovery truncates whatever was torn (Kafka's answer to a
+// failed log dir, without taking the other partitions down).
+//
+// Thread safety: owned by one shard; every call happens on it.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "engine/log/log_config.h"
+#include "engine/log/segment.h"
+#include "engine/runtime/task.h"
+
+namespace ringlog::storage {
+
+class flusher;
+
+enum class durability {
+  fsync,       // return when the batch is durable (the default: acks after fdatasync)
+  page_cache,  // return when the batch is written; a flush round syncs it later
+};
+
+enum class read_bound {
+  durable,  // up to the durable end (what consumers may see)
+  written,  // up to the written end (replication, tools)
+};
+
+struct append_info {
+  int64_t base_offset = -1;
+  int64_t last_offset = -1;
+};
+
+// A byte range of one segment file that a caller can send with splice or
+// sendfile. It may end inside a batch (as Kafka's fetch does); clients drop a
+// trailing partial batch. Empty (bytes == 0) at the end of the log.
+struct read_slice {
+  std::shared_ptr<segment_file> file;
+  uint64_t position = 0;
+  uint32_t bytes = 0;
+};
+
+// What start-up knows about a log from the log dir's checkpoints.
+struct recovery_state {
+  // Everything before this offset was durable at the last checkpoint; only
+  // segments past it are re-read and CRC-checked.
+  int64_t recovery_point = 0;
+  int64_t log_start_offset = 0;
+  // The broker stopped cleanly: no segment needs re-reading.
+  bool clean_shutdown = false;
+};
+
+// Counters of one open: what recovery did.
+struct recovery_report {
+  size_t segments = 0;
+  size_t segments_scanned = 0;
+  uint64_t bytes_scanned = 0;
+  uint64_t bytes_truncated = 0;
+  size_t segments_deleted = 0;
+  size_t indexes_rebuilt = 0;
+};
+
+class partition_log {
+ public:
+  // Opens the log in `dir` (created when missing), recovers it (see
+  // recovery.cc) and returns it ready to append. Runs on the owning shard.
+  static task<result<std::unique_ptr<partition_log>>> open(std::string dir, log_config config,
+                                                           flusher& flusher, recovery_state state);
+  ~partition_log();
+  partition_log(const partition_log&) = delete;
+  partition_log& operator=(const partition_log&) = delete;
+
+  // Appends one v2 record batch. `batch` is validated (record_batch_view::parse
+  // with max_message_bytes) and its baseOffset rewritten in place.
+  task<result<append_info>> append(std::span<std::byte> batch, durability d = durability::fsync);
+
+  // The bytes from the batch holding `offset` onwards, at most
+  // max(max_bytes, that batch's size), not past `bound`. offset == the bound's
+  // end gives an empty slice; an offset below the log start or past the end is
+  // errc::offset_out_of_range.
+  task<result<read_slice>> read(int64_t offset, uint32_t max_bytes,
+                                read_bound bound = read_bound::durable);
+
+  // Makes everything written so far durable.
+  task<status> flush();
+  // Waits for writes in flight, flushes, and seals the active segment's
+  // indexes (trims them, so Kafka's tools read them as Kafka's own).
+  task<status> close();
+
+  int64_t log_start_offset() const noexcept { return _log_start_offset; }
+  int64_t log_end_offset() const noexcept { return _next_offset; }
+  int64_t written_end() const noexcept { return _written.offset; }
+  int64_t durable_end() const noexcept { return _durable.offset; }
+  bool offline() const noexcept { return _offline.has_value(); }
+  const std::string& dir() const noexcept { return _dir; }
+  size_t segment_count() const noexcept { return _segments.size(); }
+  const recovery_report& recovery() const noexcept { return _recovery; }
+  const segment& segment_at(size_t i) const noexcept { return *_segments[i]; }
+
+ private:
+  friend class flusher;
+  friend struct durable_waiter;
+  friend class log_recovery;
+
+  // A point in the log: an offset and where its batch starts (or the end of
+  // the bytes before it) in the segment with base offset segment_base.
+  struct position {
+    int64_t offset = 0;
+    int64_t segment_base = 0;
+    uint64_t bytes = 0;
+  };
+  struct pending_write {
+    position end;
+    bool done = false;
+  };
+  // What one flush round syncs for this log.
+  struct sync_plan {
+    position target;
+    std::vector<std::shared_ptr<segment_file>> files;
+    bool sync_dir = false;
+  };
+
+  partition_log(std::string dir, log_config config, flusher& flusher) noexcept;
+
+  segment& active() noexcept { return *_segments.back(); }
+  segment* find_segment(int64_t offset) noexcept;
+  status roll(int64_t now_ms);
+  void write_completed(uint64_t seq);
+  void go_offline(error e);
+
+  // Flusher interface.
+  sync_plan begin_sync();
+  void end_sync(const sync_plan& plan, const status& st);
+  bool has_unsynced() const noexcept { return _written.offset > _durable.offset || _dir_dirty; }
+
+  std::string _dir;
+  int _dir_fd = -1;
+  log_config _config;
+  flusher& _flusher;
+  std::vector<std::unique_ptr<segment>> _segments;
+  int64_t _log_start_offset = 0;
+  int64_t _next_offset = 0;
+  position _written;
+  position _durable;
+  std::deque<pending_write> _pending;
+  uint64_t _pending_first_seq = 0;
+  std::vector<std::shared_ptr<segment_file>> _unsynced;
+  bool _dir_dirty = false;
+  bool _in_flusher = false;
+  std::vector<struct durable_waiter*> _waiters;
+  std::optional<error> _offline;
+  recovery_report _recovery;
+};
+
+}  // namespace ringlog::storage

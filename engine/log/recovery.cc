@@ -1,0 +1,225 @@
+// Opening a partition log: find its segments, re-read what may not have been
+// durable, cut a torn or corrupt tail, rebuild indexes that cannot be trusted.
+//
+// What is re-read: with a clean-shutdown marker, nothing but the tail of the
+// last segment after its last index entry (to learn the log end offset).
+// Otherwise every segment from the one holding the recovery point onwards:
+// each batch is CRC-checked and fed to the indexes again. Start-up time thus
+// grows with the data written since the last checkpoint, not with the log.
+//
+// A batch that fails (truncated by a crash mid-write, or corrupt) ends the
+// log: the segment is truncated at its start and later segments are deleted.
+// Under durable-by-default appends nothing acknowledged can be there: an
+// acknowledged batch was fdatasync'd, so it reads back whole.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/log/errc.h"
+#include "engine/log/partition_log.h"
+#include "engine/record/record_batch.h"
+#include "engine/runtime/io.h"
+
+namespace ringlog::storage {
+
+class log_recovery {
+ public:
+  // Reads segment `seg` from position 0, validating every batch and
+  // rebuilding its indexes; returns the position after the last valid batch
+  // and sets next_offset after its last offset.
+  static task<result<uint64_t>> scan(segment& seg, uint64_t file_size, int64_t& next_offset,
+                                     recovery_report& report);
+  // Walks batch headers (no CRC) from the last offset-index entry to the end
+  // of a segment known to be whole; returns the offset after its last batch.
+  static task<result<int64_t>> end_offset(segment& seg);
+};
+
+namespace {
+
+constexpr size_t k_scan_chunk_bytes = size_t{1} << 20;
+
+result<std::vector<int64_t>> list_segments(const std::string& dir) {
+  std::vector<int64_t> bases;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return error::from_errno(errno, "opendir", dir);
+  while (dirent* e = ::readdir(d)) {
+    const int64_t base = parse_segment_file_name(e->d_name, ".log");
+    if (base >= 0) bases.push_back(base);
+  }
+  ::closedir(d);
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+void remove_segment_files(const std::string& dir, int64_t base) {
+  for (const char* suffix : {".log", ".index", ".timeindex"}) {
+    const std::string path = dir + "/" + segment_file_name(base, suffix);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      RINGLOG_WARN("cannot remove {}: {}", path, strerrordesc_np(errno));
+    }
+  }
+}
+
+}  // namespace
+
+task<result<uint64_t>> log_recovery::scan(segment& seg, uint64_t file_size, int64_t& next_offset,
+                                          recovery_report& report) {
+  seg.reset_for_rebuild();
+  std::vector<std::byte> buf(
+      std::min<uint64_t>(k_scan_chunk_bytes, std::max<uint64_t>(file_size, 1)));
+  uint64_t pos = 0;  // file position of buf[0]
+  int64_t expected = next_offset;
+  while (pos < file_size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), file_size - pos));
+    size_t have = 0;
+    while (have < want) {
+      auto n = co_await io::read(seg.fd(), std::span(buf.data() + have, want - have), pos + have);
+      if (!n) co_return std::move(n).error();
+      if (*n == 0) break;
+      have += *n;
+    }
+    report.bytes_scanned += have;
+    size_t off = 0;
+    for (;;) {
+      std::span<const std::byte> rest(buf.data() + off, have - off);
+      if (rest.size() < record::k_log_overhead) break;
+      auto size = record::record_batch_view::peek_size(rest);
+      if (!size) co_return pos + off;  // not a batch: the log ends here
+      if (*size > rest.size()) {
+        if (pos + off + *size > file_size) co_return pos + off;  // torn: cut by the crash
+        if (*size > buf.size()) buf.resize(*size);               // one batch larger than a chunk
+        break;
+      }
+      auto batch = record::record_batch_view::parse(rest.first(*size), {.allow_offset_gaps = true});
+      if (!batch || batch->base_offset() < expected) {
+        RINGLOG_WARN(
+            "{}: invalid batch at position {}: {}", seg.file()->path, pos + off,
+            batch ? fmt::format("offset {} below the expected {}", batch->base_offset(), expected)
+                  : batch.error().message());
+        co_return pos + off;
+      }
+      seg.reserve(*size, batch->last_offset(), batch->max_timestamp());
+      expected = batch->last_offset() + 1;
+      next_offset = expected;
+      off += *size;
+    }
+    if (off == 0 && have < record::k_log_overhead) co_return pos;  // a few stray bytes at the end
+    pos += off;
+  }
+  co_return pos;
+}
+
+task<result<int64_t>> log_recovery::end_offset(segment& seg) {
+  int64_t next = seg.base_offset();
+  uint64_t pos = 0;
+  if (seg.offsets().entries() > 0) pos = seg.offsets().last_entry().position;
+  std::byte header[record::k_last_offset_delta_pos + 4];
+  while (pos + sizeof header <= seg.size()) {
+    auto n = co_await io::read(seg.fd(), header, pos);
+    if (!n) co_return std::move(n).error();
+    if (*n < sizeof header) break;
+    auto size = record::record_batch_view::peek_size(header);
+    if (!size) co_return std::move(size).error();
+    const int64_t base = static_cast<int64_t>(load_be64(header));
+    const int32_t delta = static_cast<int32_t>(load_be32(header + record::k_last_offset_delta_pos));
+    next = base + delta + 1;
+    pos += *size;
+  }
+  co_return next;
+}
+
+task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir, log_config config,
+                                                                 flusher& flusher,
+                                                                 recovery_state state) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) co_return error::from_errno(ec.value(), "mkdir", dir);
+  std::unique_ptr<partition_log> log(new partition_log(dir, config, flusher));
+  log->_dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (log->_dir_fd < 0) co_return error::from_errno(errno, "open", dir);
+
+  auto bases = list_segments(dir);
+  if (!bases) co_return std::move(bases).error();
+  recovery_report& report = log->_recovery;
+
+  if (bases->empty()) {
+    auto s = segment::create(dir, state.log_start_offset, config, wall_ms());
+    if (!s) co_return std::move(s).error();
+    log->_segments.push_back(std::move(*s));
+    log->_dir_dirty = true;
+    log->_log_start_offset = state.log_start_offset;
+    log->_next_offset = state.log_start_offset;
+  } else {
+    for (int64_t base : *bases) {
+      auto s = segment::open(dir, base, config);
+      if (!s) co_return std::move(s).error();
+      log->_segments.push_back(std::move(*s));
+    }
+    // The first segment that may hold data not known to be durable.
+    size_t first_dirty = log->_segments.size();
+    if (!state.clean_shutdown) {
+      first_dirty = 0;
+      for (size_t i = 0; i < log->_segments.size(); ++i) {
+        if (log->_segments[i]->base_offset() <= state.recovery_point) first_dirty = i;
+      }
+    }
+    int64_t next = log->_segments.front()->base_offset();
+    for (size_t i = 0; i < log->_segments.size(); ++i) {
+      segment& seg = *log->_segments[i];
+      const bool trusted = i < first_dirty && !seg.offsets().sanity_check().has_value() &&
+                           !seg.times().sanity_check().has_value();
+      if (trusted) {
+        next = i + 1 < log->_segments.size() ? log->_segments[i + 1]->base_offset() : next;
+        continue;
+      }
+      if (i < first_dirty) ++report.indexes_rebuilt;
+      const uint64_t file_size = seg.size();
+      next = std::max(next, seg.base_offset());
+      auto valid = co_await log_recovery::scan(seg, file_size, next, report);
+      if (!valid) co_return std::move(valid).error();
+      ++report.segments_scanned;
+      if (*valid < file_size) {
+        RINGLOG_WARN("{}: truncating {} bytes of torn or corrupt data at position {} of {}", dir,
+                     file_size - *valid, *valid, seg.file()->path);
+        if (::ftruncate(seg.fd(), static_cast<off_t>(*valid)) != 0) {
+          co_return error::from_errno(errno, "ftruncate", seg.file()->path);
+        }
+        report.bytes_truncated += file_size - *valid;
+        // Whatever follows a hole cannot be trusted to be contiguous.
+        while (log->_segments.size() > i + 1) {
+          const int64_t dead = log->_segments.back()->base_offset();
+          RINGLOG_WARN("{}: deleting segment {} after the truncation point", dir, dead);
+          log->_segments.pop_back();
+          remove_segment_files(dir, dead);
+          ++report.segments_deleted;
+        }
+      }
+      if (auto st = co_await io::fdatasync(seg.fd()); !st) co_return st.error();
+    }
+    // The last segment: its end offset comes from the scan, or from a walk of
+    // the headers after its last index entry when it was trusted.
+    segment& last = *log->_segments.back();
+    if (first_dirty >= log->_segments.size()) {
+      auto end = co_await log_recovery::end_offset(last);
+      if (!end) co_return std::move(end).error();
+      next = *end;
+    }
+    log->_next_offset = std::max(next, last.base_offset());
+    log->_log_start_offset =
+        std::max(state.log_start_offset, log->_segments.front()->base_offset());
+  }
+  report.segments = log->_segments.size();
+  segment& last = *log->_segments.back();
+  log->_written = position{log->_next_offset, last.base_offset(), last.size()};
+  log->_durable = log->_written;
+  co_return log;
+}
+
+}  // namespace ringlog::storage

@@ -1,0 +1,159 @@
+#include "engine/log/segment.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+
+#include "base/assert.h"
+
+namespace ringlog::storage {
+
+segment_file::~segment_file() {
+  if (fd >= 0) ::close(fd);
+}
+
+std::string segment_file_name(int64_t base_offset, std::string_view suffix) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020lld", static_cast<long long>(base_offset));
+  std::string out(digits);
+  out.append(suffix);
+  return out;
+}
+
+int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) noexcept {
+  if (name.size() != 20 + suffix.size() || name.substr(20) != suffix) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return -1;
+    if (v > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+segment::segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_file> file,
+                 offset_index o, time_index t, const log_config& config,
+                 int64_t created_ms) noexcept
+    : _dir(std::move(dir)),
+      _base_offset(base_offset),
+      _file(std::move(file)),
+      _offsets(std::move(o)),
+      _times(std::move(t)),
+      _segment_bytes(config.segment_bytes),
+      _segment_ms(config.segment_ms),
+      _index_interval_bytes(config.index_interval_bytes),
+      _created_ms(created_ms) {}
+
+namespace {
+
+result<std::shared_ptr<segment_file>> open_log_file(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return error::from_errno(errno, "open_segment", path);
+  return std::make_shared<segment_file>(fd, path);
+}
+
+}  // namespace
+
+result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t base_offset,
+                                                 const log_config& config, int64_t now_ms) {
+  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), O_CREAT | O_EXCL);
+  if (!file) return std::move(file).error();
+  const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
+  auto o = offset_index::open(dir + "/" + segment_file_name(base_offset, ".index"), base_offset,
+                              index_bytes, index_access::read_write);
+  if (!o) return std::move(o).error();
+  auto t = time_index::open(dir + "/" + segment_file_name(base_offset, ".timeindex"), base_offset,
+                            index_bytes, index_access::read_write);
+  if (!t) return std::move(t).error();
+  // A fresh segment may find index files left by a crash between creating
+  // them and the .log: they describe nothing.
+  o->truncate_to(base_offset);
+  t->truncate_to(base_offset);
+  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*file), std::move(*o),
+                                              std::move(*t), config, now_ms));
+}
+
+result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t base_offset,
+                                               const log_config& config) {
+  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), 0);
+  if (!file) return std::move(file).error();
+  struct stat st;
+  if (::fstat((*file)->fd, &st) != 0) return error::from_errno(errno, "fstat", (*file)->path);
+  const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
+  auto o = offset_index::open(dir + "/" + segment_file_name(base_offset, ".index"), base_offset,
+                              index_bytes, index_access::read_write);
+  if (!o) return std::move(o).error();
+  auto t = time_index::open(dir + "/" + segment_file_name(base_offset, ".timeindex"), base_offset,
+                            index_bytes, index_access::read_write);
+  if (!t) return std::move(t).error();
+  const int64_t mtime_ms =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  std::unique_ptr<segment> s(new segment(dir, base_offset, std::move(*file), std::move(*o),
+                                         std::move(*t), config, mtime_ms));
+  s->_size = static_cast<uint64_t>(st.st_size);
+  if (s->_times.entries() > 0) {
+    const auto last = s->_times.last_entry();
+    s->_max_timestamp = last.timestamp;
+    s->_offset_of_max_timestamp = last.offset;
+  }
+  if (s->_offsets.entries() > 0) {
+    const uint64_t pos = s->_offsets.last_entry().position;
+    s->_bytes_since_index = s->_size > pos ? s->_size - pos : 0;
+  } else {
+    s->_bytes_since_index = s->_size;
+  }
+  return s;
+}
+
+bool segment::can_fit(uint64_t bytes, int64_t last_offset, int64_t now_ms) const noexcept {
+  if (_size == 0) return last_offset - _base_offset <= std::numeric_limits<int32_t>::max();
+  if (_size + bytes > static_cast<uint64_t>(_segment_bytes)) return false;
+  if (last_offset - _base_offset > std::numeric_limits<int32_t>::max()) return false;
+  if (_offsets.is_full() || _times.is_full()) return false;
+  // Kafka times a segment from its first batch's timestamp when it has one.
+  const int64_t since = _first_batch_timestamp >= 0 ? _first_batch_timestamp : _created_ms;
+  return now_ms - since < _segment_ms;
+}
+
+uint64_t segment::reserve(uint64_t bytes, int64_t last_offset, int64_t max_timestamp) noexcept {
+  RINGLOG_ASSERT(_size + bytes <= std::numeric_limits<int32_t>::max(),
+                 "segment {} would pass 2 GiB", _base_offset);
+  const uint64_t position = _size;
+  if (_size == 0 && _first_batch_timestamp < 0) _first_batch_timestamp = max_timestamp;
+  if (max_timestamp > _max_timestamp) {
+    _max_timestamp = max_timestamp;
+    _offset_of_max_timestamp = last_offset;
+  }
+  if (_bytes_since_index > static_cast<uint64_t>(_index_interval_bytes)) {
+    if (_offsets.append(last_offset, static_cast<uint32_t>(position))) {
+      (void)_times.maybe_append(_max_timestamp, _offset_of_max_timestamp);
+    }
+    _bytes_since_index = 0;
+  }
+  _bytes_since_index += bytes;
+  _size += bytes;
+  return position;
+}
+
+void segment::reset_for_rebuild() noexcept {
+  _offsets.truncate_to(_base_offset);
+  _times.truncate_to(_base_offset);
+  _size = 0;
+  _bytes_since_index = 0;
+  _first_batch_timestamp = -1;
+  _max_timestamp = -1;
+  _offset_of_max_timestamp = -1;
+}
+
+status segment::seal() {
+  if (_max_timestamp >= 0) (void)_times.append_final(_max_timestamp, _offset_of_max_timestamp);
+  if (auto st = _offsets.trim(); !st) return st;
+  return _times.trim();
+}
+
+}  // namespace ringlog::storage

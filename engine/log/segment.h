@@ -1,0 +1,107 @@
+// segment: one `<20-digit base offset>.log` file and its two indexes. The
+// .log holds v2 record batches back to back, exactly as Kafka writes them.
+//
+// A segment does no I/O of its own on the data path: partition_log reserves
+// room with reserve() (which also feeds the indexes) and writes the bytes
+// through the runtime. Opening and creating files is synchronous (open,
+// ftruncate, mmap): it happens at start-up and on roll, never per append.
+//
+// Thread safety: owned by the shard of its partition. The .log descriptor is
+// shared (segment_file) so a read in flight keeps it open after the segment
+// is rolled away or deleted.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "engine/log/log_config.h"
+#include "engine/log/offset_index.h"
+#include "engine/log/time_index.h"
+
+namespace ringlog::storage {
+
+// An open .log file; closed when the last holder lets go.
+struct segment_file {
+  segment_file(int fd_, std::string path_) noexcept : fd(fd_), path(std::move(path_)) {}
+  ~segment_file();
+  segment_file(const segment_file&) = delete;
+  segment_file& operator=(const segment_file&) = delete;
+
+  const int fd;
+  const std::string path;
+};
+
+// "00000000000000000042" + suffix (".log", ".index", ".timeindex", ...).
+std::string segment_file_name(int64_t base_offset, std::string_view suffix);
+// The base offset of a file named by segment_file_name, or -1.
+int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) noexcept;
+
+class segment {
+ public:
+  // Creates the files of a new segment in `dir` (an existing .log is an error:
+  // EEXIST). Indexes are preallocated to config.index_max_bytes.
+  static result<std::unique_ptr<segment>> create(const std::string& dir, int64_t base_offset,
+                                                 const log_config& config, int64_t now_ms);
+  // Opens an existing segment. Its size is the .log's size on disk; its
+  // indexes are opened writable (recovery may rebuild them) and, when absent,
+  // created empty.
+  static result<std::unique_ptr<segment>> open(const std::string& dir, int64_t base_offset,
+                                               const log_config& config);
+
+  int64_t base_offset() const noexcept { return _base_offset; }
+  const std::shared_ptr<segment_file>& file() const noexcept { return _file; }
+  int fd() const noexcept { return _file->fd; }
+  // Bytes reserved in the .log (writes in flight included).
+  uint64_t size() const noexcept { return _size; }
+  // Largest batch max timestamp seen, and the last offset of its batch.
+  int64_t max_timestamp() const noexcept { return _max_timestamp; }
+  int64_t offset_of_max_timestamp() const noexcept { return _offset_of_max_timestamp; }
+
+  offset_index& offsets() noexcept { return _offsets; }
+  time_index& times() noexcept { return _times; }
+  const offset_index& offsets() const noexcept { return _offsets; }
+
+  // Whether a batch of `bytes` ending at `last_offset` may still go into this
+  // segment; false means roll first (size, age, full index, or a relative
+  // offset that no longer fits in 32 bits).
+  bool can_fit(uint64_t bytes, int64_t last_offset, int64_t now_ms) const noexcept;
+
+  // Reserves the next `bytes` of the .log for a batch ending at last_offset
+  // with the given max timestamp, adding index entries as Kafka does (one
+  // every index_interval_bytes); returns the batch's file position.
+  uint64_t reserve(uint64_t bytes, int64_t last_offset, int64_t max_timestamp) noexcept;
+
+  // Resets the segment to empty indexes and `size` bytes (recovery rebuilds
+  // the indexes by feeding reserve() every valid batch from position 0).
+  void reset_for_rebuild() noexcept;
+
+  // Closes the active role: the final time index entry, indexes trimmed to
+  // their entries (on roll and on clean close).
+  status seal();
+
+  const std::string& dir() const noexcept { return _dir; }
+
+ private:
+  segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_file> file, offset_index o,
+          time_index t, const log_config& config, int64_t created_ms) noexcept;
+
+  std::string _dir;
+  int64_t _base_offset;
+  std::shared_ptr<segment_file> _file;
+  offset_index _offsets;
+  time_index _times;
+  int64_t _segment_bytes;
+  int64_t _segment_ms;
+  int32_t _index_interval_bytes;
+  int64_t _created_ms;
+  uint64_t _size = 0;
+  uint64_t _bytes_since_index = 0;
+  int64_t _first_batch_timestamp = -1;
+  int64_t _max_timestamp = -1;
+  int64_t _offset_of_max_timestamp = -1;
+};
+
+}  // namespace ringlog::storage

@@ -1,0 +1,312 @@
+// partition_log: appends get consecutive offsets and come back byte for byte,
+// concurrent appends share fdatasync rounds, segments roll, and a log reopens
+// after a clean close or recovers after a crash (torn tail, corrupt batch).
+#include "engine/log/partition_log.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "engine/log/errc.h"
+#include "engine/log/flusher.h"
+#include "engine/record/batch_builder.h"
+#include "engine/record/record_batch.h"
+#include "engine/runtime/shard.h"
+#include "engine/runtime/spawn.h"
+#include "engine/runtime/when_all.h"
+
+namespace ringlog::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Timestamps are now: a segment whose first batch is older than segment.ms
+// (7 days) rolls at the next append, as in Kafka.
+std::vector<std::byte> make_batch(int records, int value_bytes) {
+  const int64_t timestamp_ms = wall_ms();
+  record::batch_builder b({});
+  std::string value(static_cast<size_t>(value_bytes), 'v');
+  for (int i = 0; i < records; ++i) {
+    std::string key = "key-" + std::to_string(i);
+    b.add({.key = record::as_bytes(key), .value = record::as_bytes(value), .timestamp_ms = timestamp_ms + i});
+  }
+  return std::move(*b.build());
+}
+
+std::vector<std::byte> read_file(const std::string& path) {
+  std::vector<std::byte> out;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return out;
+  struct stat st;
+  ::fstat(fd, &st);
+  out.resize(static_cast<size_t>(st.st_size));
+  EXPECT_EQ(::pread(fd, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+  ::close(fd);
+  return out;
+}
+
+// The bytes a read slice names.
+std::vector<std::byte> slice_bytes(const read_slice& s) {
+  std::vector<std::byte> out(s.bytes);
+  EXPECT_EQ(::pread(s.file->fd, out.data(), out.size(), static_cast<off_t>(s.position)),
+            static_cast<ssize_t>(out.size()));
+  return out;
+}
+
+class PartitionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = ::testing::TempDir() + "ringlog-plog-" + std::to_string(::getpid()) + "-" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir);
+    rt = std::make_unique<runtime>(runtime_options{.shards = 1, .pin_threads = false});
+    ASSERT_TRUE(rt->start());
+  }
+  void TearDown() override {
+    rt->stop();
+    fs::remove_all(dir);
+  }
+
+  // Runs body(log) on shard 0 with a freshly opened log, then closes it.
+  template <class F>
+  auto with_log(log_config config, recovery_state state, F body) {
+    return rt->block_on(0, run_with_log(dir, config, state, std::move(body), &fl));
+  }
+
+  template <class F>
+  static task<typename std::invoke_result_t<F&, partition_log&>::value_type> run_with_log(std::string d, log_config c,
+                                                                      recovery_state s, F body,
+                                                                      flusher* f) {
+    auto opened = co_await partition_log::open(d, c, *f, s);
+    RINGLOG_ASSERT(opened.has_value(), "open failed: {}", opened.error().message());
+    auto log = std::move(*opened);
+    auto out = co_await body(*log);
+    status st = co_await log->close();
+    RINGLOG_ASSERT(st.has_value(), "close failed: {}", st.error().message());
+    co_return out;
+  }
+
+  std::string dir;
+  std::unique_ptr<runtime> rt;
+  flusher fl;
+};
+
+task<std::vector<int64_t>> append_n(partition_log& log, int n, int records) {
+  std::vector<int64_t> bases;
+  for (int i = 0; i < n; ++i) {
+    auto b = make_batch(records, 100);
+    auto r = co_await log.append(b);
+    if (!r) co_return std::vector<int64_t>{-1};
+    bases.push_back(r->base_offset);
+    if (r->last_offset != r->base_offset + records - 1) co_return std::vector<int64_t>{-2};
+  }
+  co_return bases;
+}
+
+TEST_F(PartitionLogTest, AppendsGetConsecutiveOffsetsAndAreDurableOnReturn) {
+  auto result = with_log({}, {}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    auto bases = co_await append_n(log, 5, 3);
+    bases.push_back(log.log_end_offset());
+    bases.push_back(log.durable_end());
+    co_return bases;
+  });
+  EXPECT_EQ(result, (std::vector<int64_t>{0, 3, 6, 9, 12, 15, 15}));
+}
+
+task<std::vector<std::byte>> append_and_read_back(partition_log& log, std::vector<std::byte>* written) {
+  for (int i = 0; i < 4; ++i) {
+    auto b = make_batch(2, 50 + i);
+    (void)co_await log.append(b);  // b now carries its assigned base offset
+    written->insert(written->end(), b.begin(), b.end());
+  }
+  auto s = co_await log.read(5, 1 << 20);
+  if (!s) co_return std::vector<std::byte>{};
+  co_return slice_bytes(*s);
+}
+
+TEST_F(PartitionLogTest, ReadReturnsTheBatchHoldingTheOffsetOnwardsByteForByte) {
+  std::vector<std::byte> written;
+  auto got = with_log({}, {}, [&](partition_log& log) { return append_and_read_back(log, &written); });
+  // Offset 5 is the second record of the third batch (offsets 4..5).
+  const size_t third = record::record_batch_view::peek_size(written).value() * 0;
+  size_t pos = third;
+  for (int i = 0; i < 2; ++i) pos += record::record_batch_view::peek_size(std::span(written).subspan(pos)).value();
+  ASSERT_EQ(got.size(), written.size() - pos);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), written.begin() + static_cast<long>(pos)));
+  auto view = record::record_batch_view::parse(got);
+  ASSERT_TRUE(view) << view.error().message();
+  EXPECT_EQ(view->base_offset(), 4);  // rewritten in place, CRC still valid
+  // The .log on disk is exactly the batches appended.
+  EXPECT_EQ(read_file(dir + "/00000000000000000000.log"), written);
+}
+
+task<std::vector<std::string>> range_errors(partition_log& log) {
+  std::vector<std::string> out;
+  (void)co_await append_n(log, 2, 5);
+  for (int64_t off : {-1L, 10L, 11L}) {
+    auto r = co_await log.read(off, 100);
+    out.push_back(r ? (r->bytes == 0 ? "empty" : "data") : (r.error().is(errc::offset_out_of_range) ? "out_of_range" : r.error().message()));
+  }
+  auto first = co_await log.read(0, 1);  // at least one whole batch even if max_bytes is smaller
+  out.push_back(first && first->bytes > 1 ? "whole batch" : "cut");
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, ReadsOutsideTheLogAreOffsetOutOfRange) {
+  auto out = with_log({}, {}, range_errors);
+  EXPECT_EQ(out, (std::vector<std::string>{"out_of_range", "empty", "out_of_range", "whole batch"}));
+}
+
+task<std::vector<uint64_t>> concurrent_appends(partition_log& log, flusher* f, int n) {
+  std::vector<std::vector<std::byte>> batches;
+  for (int i = 0; i < n; ++i) batches.push_back(make_batch(1, 200));
+  std::vector<task<result<append_info>>> appends;
+  for (auto& b : batches) appends.push_back(log.append(b));
+  const uint64_t rounds_before = f->rounds();
+  auto results = co_await when_all(std::move(appends));
+  uint64_t ok_count = 0;
+  std::vector<int64_t> offsets;
+  for (auto& r : results) {
+    if (r) {
+      ++ok_count;
+      offsets.push_back(r->base_offset);
+    }
+  }
+  std::sort(offsets.begin(), offsets.end());
+  bool contiguous = true;
+  for (size_t i = 0; i < offsets.size(); ++i) contiguous &= offsets[i] == static_cast<int64_t>(i);
+  co_return std::vector<uint64_t>{ok_count, contiguous ? 1u : 0u, f->rounds() - rounds_before,
+                                  static_cast<uint64_t>(log.durable_end())};
+}
+
+TEST_F(PartitionLogTest, ConcurrentAppendsShareFlushRounds) {
+  auto out = with_log({}, {}, [this](partition_log& log) { return concurrent_appends(log, &fl, 500); });
+  EXPECT_EQ(out[0], 500u);
+  EXPECT_EQ(out[1], 1u) << "offsets 0..499 each assigned once";
+  EXPECT_EQ(out[3], 500u);
+  // Group commit: far fewer fdatasync rounds than appends (one round runs
+  // while the next batch of appends gathers).
+  EXPECT_LT(out[2], 50u) << "rounds: " << out[2];
+  EXPECT_GE(out[2], 1u);
+}
+
+TEST_F(PartitionLogTest, RollsSegmentsAndReadsAcrossThem) {
+  log_config small;
+  small.segment_bytes = 4096;
+  small.index_interval_bytes = 512;
+  auto out = with_log(small, {}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    std::vector<int64_t> seen;
+    (void)co_await append_n(log, 60, 2);  // ~360 bytes each: many segments
+    seen.push_back(static_cast<int64_t>(log.segment_count()));
+    for (int64_t off : {0L, 17L, 64L, 119L}) {
+      auto s = co_await log.read(off, 1);
+      if (!s) {
+        seen.push_back(-1);
+        continue;
+      }
+      auto bytes = slice_bytes(*s);
+      auto v = record::record_batch_view::parse(bytes);
+      seen.push_back(v ? v->base_offset() : -2);
+    }
+    co_return seen;
+  });
+  EXPECT_GT(out[0], 4);
+  EXPECT_EQ(std::vector<int64_t>(out.begin() + 1, out.end()), (std::vector<int64_t>{0, 16, 64, 118}));
+  // Segment files are named by their base offsets, 20 digits, Kafka's way.
+  EXPECT_TRUE(fs::exists(dir + "/00000000000000000000.log"));
+  int named = 0;
+  for (auto& e : fs::directory_iterator(dir)) named += e.path().extension() == ".log";
+  EXPECT_EQ(named, out[0]);
+  // A rolled segment's indexes are trimmed to their entries.
+  EXPECT_LT(fs::file_size(dir + "/00000000000000000000.index"), 4096u);
+}
+
+TEST_F(PartitionLogTest, ReopensAfterCleanCloseWithoutRescanning) {
+  log_config small;
+  small.segment_bytes = 8192;
+  (void)with_log(small, {}, [](partition_log& log) { return append_n(log, 40, 3); });
+  auto out = with_log(small, {.recovery_point = 120, .clean_shutdown = true},
+                      [](partition_log& log) -> task<std::vector<int64_t>> {
+                        std::vector<int64_t> v{log.log_end_offset(),
+                                               static_cast<int64_t>(log.recovery().segments_scanned)};
+                        auto r = co_await append_n(log, 1, 1);
+                        v.push_back(r.front());
+                        co_return v;
+                      });
+  EXPECT_EQ(out, (std::vector<int64_t>{120, 0, 120}));
+}
+
+TEST_F(PartitionLogTest, RecoveryTruncatesATornTail) {
+  (void)with_log({}, {}, [](partition_log& log) { return append_n(log, 10, 2); });
+  const std::string path = dir + "/00000000000000000000.log";
+  const auto whole = fs::file_size(path);
+  // A crash mid-write: half of one more batch reached the file.
+  auto extra = make_batch(2, 100);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_EQ(::write(fd, extra.data(), extra.size() / 2), static_cast<ssize_t>(extra.size() / 2));
+  ::close(fd);
+  auto out = with_log({}, {.recovery_point = 0}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    std::vector<int64_t> v{log.log_end_offset(), static_cast<int64_t>(log.recovery().bytes_truncated)};
+    auto r = co_await append_n(log, 1, 2);
+    v.push_back(r.front());
+    co_return v;
+  });
+  EXPECT_EQ(out[0], 20);
+  EXPECT_EQ(out[1], static_cast<int64_t>(extra.size() / 2));
+  EXPECT_EQ(out[2], 20) << "appends continue where the valid log ends";
+  EXPECT_EQ(fs::file_size(path), whole + make_batch(2, 100).size());
+}
+
+TEST_F(PartitionLogTest, RecoveryCutsAtACorruptBatchAndDropsLaterSegments) {
+  log_config small;
+  small.segment_bytes = 2048;
+  (void)with_log(small, {}, [](partition_log& log) { return append_n(log, 30, 2); });
+  std::vector<std::string> logs;
+  for (auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".log") logs.push_back(e.path().string());
+  }
+  std::sort(logs.begin(), logs.end());
+  ASSERT_GE(logs.size(), 3u);
+  // Flip one byte inside the second batch of the second segment.
+  auto second = read_file(logs[1]);
+  const size_t first_size = record::record_batch_view::peek_size(second).value();
+  const size_t flip = first_size + 70;
+  int fd = ::open(logs[1].c_str(), O_WRONLY);
+  std::byte b = second[flip] ^ std::byte{0xff};
+  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(flip)), 1);
+  ::close(fd);
+  const int64_t second_base = parse_segment_file_name(fs::path(logs[1]).filename().string(), ".log");
+
+  auto out = with_log(small, {.recovery_point = 0}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    co_return std::vector<int64_t>{log.log_end_offset(), static_cast<int64_t>(log.segment_count()),
+                                   static_cast<int64_t>(log.recovery().segments_deleted)};
+  });
+  EXPECT_EQ(out[0], second_base + 2) << "the log ends after the first batch of segment 2";
+  EXPECT_EQ(out[1], 2);
+  EXPECT_EQ(out[2], static_cast<int64_t>(logs.size()) - 2);
+  EXPECT_FALSE(fs::exists(logs[2]));
+}
+
+TEST_F(PartitionLogTest, RejectsAnInvalidBatchAndStoresNothing) {
+  auto out = with_log({}, {}, [](partition_log& log) -> task<std::vector<std::string>> {
+    std::vector<std::string> v;
+    auto b = make_batch(3, 10);
+    b[b.size() - 1] ^= std::byte{1};  // CRC no longer matches
+    auto r = co_await log.append(b);
+    v.push_back(r ? "stored" : r.error().message().substr(0, 40));
+    v.push_back(std::to_string(log.log_end_offset()));
+    co_return v;
+  });
+  EXPECT_EQ(out[1], "0");
+  EXPECT_NE(out[0], "stored");
+}
+
+}  // namespace
+}  // namespace ringlog::storage
