@@ -67,8 +67,15 @@ struct invoke_traits {
 
 }  // namespace detail
 
+// `fn` must be trivially destructible: capture by reference ([&], safe
+// because the caller stays suspended until fn is done) or capture pointers.
+// GCC 12 destroys a lambda temporary with non-trivial captures twice when it
+// appears in an expression that also holds a co_await (a double free), and
+// `co_await invoke_on(s, [...] {...})` is exactly that expression.
 template <class F>
 task<typename detail::invoke_traits<F>::value> invoke_on(unsigned target, F fn) {
+  static_assert(std::is_trivially_destructible_v<F>,
+                "invoke_on: capture by reference or by pointer (see the comment above)");
   using traits = detail::invoke_traits<F>;
   using value_t = typename traits::value;
   shard* origin = shard::current();
