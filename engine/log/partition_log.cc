@@ -6,17 +6,22 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/log/errc.h"
 #include "engine/log/flusher.h"
+#include "engine/log/recovery.h"
 #include "engine/record/batch_header.h"
+#include "engine/record/record.h"
 #include "engine/record/record_batch.h"
 #include "engine/runtime/invoke.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/shard.h"
+#include "engine/runtime/spawn.h"
+#include "engine/runtime/timer.h"
 
 namespace ringlog::storage {
 
@@ -210,49 +215,279 @@ task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes,
   }
   if (offset == end.offset) co_return read_slice{};
 
-  segment* seg = find_segment(offset);
-  RINGLOG_ASSERT(seg != nullptr, "{}: no segment holds offset {} >= log start {}", _dir, offset,
-                 _log_start_offset);
-  std::shared_ptr<segment_file> file = seg->file();
-  const uint64_t limit = seg->base_offset() < end.segment_base ? seg->size() : end.bytes;
-  uint64_t pos = seg->offsets().lookup(offset).position;
+  // The segment holding `offset`, then (for offsets in a gap a compaction
+  // left at a segment's end) the ones after it. Taken before any await: the
+  // segments may be deleted meanwhile, the files stay open.
+  struct candidate {
+    std::shared_ptr<segment_file> file;
+    uint64_t start;
+    uint64_t limit;
+  };
+  std::vector<candidate> candidates;
+  {
+    auto it = std::upper_bound(_segments.begin(), _segments.end(), offset,
+                               [](int64_t o, const std::unique_ptr<segment>& s) {
+                                 return o < s->base_offset();
+                               });
+    RINGLOG_ASSERT(it != _segments.begin(), "{}: no segment holds offset {} >= log start {}", _dir,
+                   offset, _log_start_offset);
+    for (--it; it != _segments.end() && (*it)->base_offset() <= end.segment_base &&
+               candidates.size() < 4;
+         ++it) {
+      segment& s = **it;
+      const uint64_t start = candidates.empty() ? s.offsets().lookup(offset).position : 0;
+      const uint64_t limit = s.base_offset() < end.segment_base ? s.size() : end.bytes;
+      candidates.push_back({s.file(), start, limit});
+    }
+  }
 
   // Walk batch headers from the index entry to the batch holding `offset`.
-  // The segment may go away during the reads; only `file` is used past here.
   constexpr size_t k_header_probe = record::k_last_offset_delta_pos + 4;
   std::array<std::byte, 4096> buf;
-  while (pos < limit) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - pos));
-    auto n = co_await io::read(file->fd, std::span(buf.data(), want), pos);
-    if (!n) co_return std::move(n).error();
-    if (*n < k_header_probe) {
-      co_return make_error(errc::corrupt_segment, "read",
-                           fmt::format("{}: short batch header at position {}", file->path, pos));
-    }
-    size_t off = 0;
-    while (off + k_header_probe <= *n) {
-      const std::byte* h = buf.data() + off;
-      const int64_t batch_base = static_cast<int64_t>(load_be64(h));
-      const int32_t length = static_cast<int32_t>(load_be32(h + record::k_batch_length_pos));
-      const int32_t delta = static_cast<int32_t>(load_be32(h + record::k_last_offset_delta_pos));
-      if (length < static_cast<int32_t>(record::k_batch_header_bytes - record::k_log_overhead)) {
-        co_return make_error(
-            errc::corrupt_segment, "read",
-            fmt::format("{}: batch length {} at position {}", file->path, length, pos + off));
+  for (const candidate& c : candidates) {
+    const std::shared_ptr<segment_file>& file = c.file;
+    const uint64_t limit = c.limit;
+    uint64_t pos = c.start;
+    while (pos < limit) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - pos));
+      auto n = co_await io::read(file->fd, std::span(buf.data(), want), pos);
+      if (!n) co_return std::move(n).error();
+      if (*n < k_header_probe) {
+        co_return make_error(errc::corrupt_segment, "read",
+                             fmt::format("{}: short batch header at position {}", file->path, pos));
       }
-      const uint64_t size = static_cast<uint64_t>(length) + record::k_log_overhead;
-      if (batch_base + delta >= offset) {
-        const uint64_t at = pos + off;
-        const uint64_t take = std::min<uint64_t>(limit - at, std::max<uint64_t>(max_bytes, size));
-        co_return read_slice{file, at, static_cast<uint32_t>(take)};
+      size_t off = 0;
+      while (off + k_header_probe <= *n) {
+        const std::byte* h = buf.data() + off;
+        const int64_t batch_base = static_cast<int64_t>(load_be64(h));
+        const int32_t length = static_cast<int32_t>(load_be32(h + record::k_batch_length_pos));
+        const int32_t delta = static_cast<int32_t>(load_be32(h + record::k_last_offset_delta_pos));
+        if (length < record::k_min_batch_length) {
+          co_return make_error(errc::corrupt_segment, "read",
+                               fmt::format("{}: batch length {} at position {}", file->path, length,
+                                           pos + off));
+        }
+        const uint64_t size = static_cast<uint64_t>(length) + record::k_log_overhead;
+        if (batch_base + delta >= offset) {
+          const uint64_t at = pos + off;
+          const uint64_t take = std::min<uint64_t>(limit - at, std::max<uint64_t>(max_bytes, size));
+          co_return read_slice{file, at, static_cast<uint32_t>(take)};
+        }
+        off += size;
       }
-      off += size;
+      pos += off;
     }
-    pos += off;
   }
-  co_return make_error(
-      errc::offset_out_of_range, "read",
-      fmt::format("{}: offset {} not found below position {}", _dir, offset, limit));
+  // Nothing at or after `offset` below the bound: the bound's end sits in a
+  // gap, which reads as the end of the log.
+  co_return read_slice{};
+}
+
+}  // namespace ringlog::storage
+
+namespace ringlog::storage {
+namespace {
+
+// Reads [position, position + bytes) of a file whole.
+task<status> read_exact(const segment_file& file, std::span<std::byte> out, uint64_t position) {
+  size_t have = 0;
+  while (have < out.size()) {
+    auto n = co_await io::read(file.fd, out.subspan(have), position + have);
+    if (!n) co_return std::move(n).error();
+    if (*n == 0) {
+      co_return make_error(errc::corrupt_segment, "read",
+                           fmt::format("{}: ends at {} inside a batch", file.path, position + have));
+    }
+    have += *n;
+  }
+  co_return ok();
+}
+
+task<void> remove_later(std::vector<std::string> paths, int64_t delay_ms) {
+  if (delay_ms > 0) (void)co_await sleep_for(std::chrono::milliseconds(delay_ms));
+  for (const auto& p : paths) {
+    if (auto st = co_await io::unlinkat(AT_FDCWD, p.c_str()); !st && st.error().sys_errno() != ENOENT) {
+      RINGLOG_WARN("cannot remove {}: {}", p, st.error().message());
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t partition_log::size_bytes() const noexcept {
+  uint64_t total = 0;
+  for (const auto& s : _segments) total += s->size();
+  return total;
+}
+
+task<result<std::optional<timestamp_and_offset>>> partition_log::offset_for_timestamp(int64_t ts) {
+  using answer = std::optional<timestamp_and_offset>;
+  if (ts == k_latest_timestamp) co_return answer(timestamp_and_offset{-1, _durable.offset});
+  if (ts == k_earliest_timestamp) co_return answer(timestamp_and_offset{-1, _log_start_offset});
+  const position end = _durable;
+
+  // The segment to search: the first whose newest record is recent enough
+  // (for k_max_timestamp, the one holding the largest timestamp).
+  segment* seg = nullptr;
+  int64_t target = ts;
+  if (ts == k_max_timestamp) {
+    int64_t best = -1;
+    for (auto& s : _segments) {
+      if (s->max_timestamp() > best && s->base_offset() <= end.segment_base) {
+        best = s->max_timestamp();
+        seg = s.get();
+      }
+    }
+    if (seg == nullptr) co_return answer();
+    target = best;
+  } else {
+    for (auto& s : _segments) {
+      if (s->base_offset() > end.segment_base) break;
+      if (s->max_timestamp() >= ts) {
+        seg = s.get();
+        break;
+      }
+    }
+    if (seg == nullptr) co_return answer();
+  }
+
+  std::shared_ptr<segment_file> file = seg->file();
+  const uint64_t limit = seg->base_offset() < end.segment_base ? seg->size() : end.bytes;
+  const auto entry = seg->times().lookup(target);
+  uint64_t pos = seg->offsets().lookup(std::max(entry.offset, seg->base_offset())).position;
+  std::vector<std::byte> batch;
+  std::vector<std::byte> scratch;
+  while (pos + record::k_batch_header_bytes <= limit) {
+    std::byte header[record::k_batch_header_bytes];
+    if (auto st = co_await read_exact(*file, header, pos); !st) co_return st.error();
+    auto size = record::record_batch_view::peek_size(header);
+    if (!size) co_return std::move(size).error();
+    const int64_t batch_max = static_cast<int64_t>(load_be64(header + record::k_max_timestamp_pos));
+    const int64_t batch_last = static_cast<int64_t>(load_be64(header)) +
+                               static_cast<int32_t>(load_be32(header + record::k_last_offset_delta_pos));
+    if (batch_max >= target && batch_last >= _log_start_offset) {
+      batch.resize(*size);
+      if (auto st = co_await read_exact(*file, batch, pos); !st) co_return st.error();
+      auto view = record::record_batch_view::parse(batch, {.allow_offset_gaps = true});
+      if (!view) co_return std::move(view).error();
+      auto it = record::record_iterator::open(*view, scratch, {.allow_offset_gaps = true});
+      if (!it) co_return std::move(it).error();
+      for (;;) {
+        auto r = it->next();
+        if (!r) co_return std::move(r).error();
+        if (!*r) break;
+        if ((*r)->timestamp() >= target && (*r)->offset() >= _log_start_offset) {
+          co_return answer(timestamp_and_offset{(*r)->timestamp(), (*r)->offset()});
+        }
+      }
+    }
+    pos += *size;
+  }
+  co_return answer();
+}
+
+task<status> partition_log::truncate_to(int64_t offset) {
+  RINGLOG_ASSERT(_pending.empty(), "{}: truncate_to with appends in flight", _dir);
+  if (offset >= _next_offset) co_return ok();
+  if (_offline) co_return *_offline;
+  // Drop whole segments at or past the offset, keeping the first one.
+  while (_segments.size() > 1 && active().base_offset() >= offset) {
+    auto dead = std::move(_segments.back());
+    _segments.pop_back();
+    for (const char* suffix : {".log", ".index", ".timeindex"}) {
+      const std::string path = _dir + "/" + segment_file_name(dead->base_offset(), suffix);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        co_return error::from_errno(errno, "unlink", path);
+      }
+    }
+    _dir_dirty = true;
+  }
+  segment& seg = active();
+  // Find the batch holding `offset` (or the first after it): the cut point.
+  uint64_t pos = seg.offsets().lookup(offset).position;
+  int64_t new_end = seg.base_offset();
+  std::byte header[record::k_last_offset_delta_pos + 4];
+  while (pos + sizeof header <= seg.size()) {
+    if (auto st = co_await read_exact(*seg.file(), header, pos); !st) co_return st;
+    auto size = record::record_batch_view::peek_size(header);
+    if (!size) co_return std::move(size).error();
+    const int64_t base = static_cast<int64_t>(load_be64(header));
+    const int64_t last = base + static_cast<int32_t>(load_be32(header + record::k_last_offset_delta_pos));
+    if (last >= offset) break;
+    new_end = last + 1;
+    pos += *size;
+  }
+  if (pos < seg.size()) {
+    if (::ftruncate(seg.fd(), static_cast<off_t>(pos)) != 0) {
+      co_return error::from_errno(errno, "ftruncate", seg.file()->path);
+    }
+  }
+  seg.truncate_to(std::min(pos, seg.size()), offset);
+  _next_offset = std::max(new_end, seg.base_offset());
+  const position end{_next_offset, seg.base_offset(), seg.size()};
+  if (_written.offset > end.offset) _written = end;
+  if (_durable.offset > end.offset) _durable = end;
+  _log_start_offset = std::min(_log_start_offset, _next_offset);
+  _unsynced.push_back(seg.file());
+  _flusher.mark_dirty(this);
+  co_return ok();
+}
+
+void partition_log::delete_oldest_segment(int64_t delete_delay_ms) {
+  RINGLOG_ASSERT(_segments.size() > 1, "{}: never delete the active segment", _dir);
+  auto dead = std::move(_segments.front());
+  _segments.erase(_segments.begin());
+  std::vector<std::string> renamed;
+  for (const char* suffix : {".log", ".index", ".timeindex"}) {
+    const std::string from = _dir + "/" + segment_file_name(dead->base_offset(), suffix);
+    const std::string to = from + ".deleted";
+    if (::rename(from.c_str(), to.c_str()) == 0) {
+      renamed.push_back(to);
+    } else if (errno != ENOENT) {
+      RINGLOG_WARN("cannot rename {} for deletion: {}", from, strerrordesc_np(errno));
+    }
+  }
+  _log_start_offset = std::max(_log_start_offset, _segments.front()->base_offset());
+  spawn(remove_later(std::move(renamed), delete_delay_ms), "segment delete");
+}
+
+task<result<int64_t>> partition_log::delete_records_before(int64_t offset) {
+  if (offset > _durable.offset) {
+    co_return make_error(errc::offset_out_of_range, "delete_records",
+                         fmt::format("{}: offset {} is past the high watermark {}", _dir, offset,
+                                     _durable.offset));
+  }
+  if (offset > _log_start_offset) _log_start_offset = offset;
+  while (_segments.size() > 1 && _segments[1]->base_offset() <= _log_start_offset) {
+    delete_oldest_segment(0);
+  }
+  co_return _log_start_offset;
+}
+
+retention_report partition_log::apply_retention(int64_t now_ms, int64_t delete_delay_ms) {
+  retention_report report;
+  auto drop = [&] {
+    report.segments += 1;
+    report.bytes += _segments.front()->size();
+    delete_oldest_segment(delete_delay_ms);
+  };
+  // Only segments wholly below the durable end may go: a reader of the high
+  // watermark must find what it was promised.
+  auto eligible = [&] {
+    return _segments.size() > 1 && _segments[1]->base_offset() <= _durable.offset;
+  };
+  if (_config.retention_ms >= 0) {
+    while (eligible() && now_ms - _segments.front()->max_timestamp() > _config.retention_ms) drop();
+  }
+  if (_config.retention_bytes >= 0) {
+    int64_t excess = static_cast<int64_t>(size_bytes()) - _config.retention_bytes;
+    while (eligible() && excess >= static_cast<int64_t>(_segments.front()->size())) {
+      excess -= static_cast<int64_t>(_segments.front()->size());
+      drop();
+    }
+  }
+  while (eligible() && _segments[1]->base_offset() <= _log_start_offset) drop();
+  return report;
 }
 
 }  // namespace ringlog::storage

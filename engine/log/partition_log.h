@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,24 @@ enum class read_bound {
 struct append_info {
   int64_t base_offset = -1;
   int64_t last_offset = -1;
+};
+
+// ListOffsets' special timestamps (Kafka's ListOffsetsRequest constants).
+inline constexpr int64_t k_latest_timestamp = -1;
+inline constexpr int64_t k_earliest_timestamp = -2;
+inline constexpr int64_t k_max_timestamp = -3;
+
+// An offset found by timestamp, with the timestamp of its record (-1 for the
+// latest/earliest answers, as Kafka returns them).
+struct timestamp_and_offset {
+  int64_t timestamp = -1;
+  int64_t offset = -1;
+};
+
+// What one retention pass removed.
+struct retention_report {
+  size_t segments = 0;
+  uint64_t bytes = 0;
 };
 
 // A byte range of one segment file that a caller can send with splice or
@@ -104,6 +123,32 @@ class partition_log {
   task<result<read_slice>> read(int64_t offset, uint32_t max_bytes,
                                 read_bound bound = read_bound::durable);
 
+  // ListOffsets: k_latest_timestamp gives the durable end (the high
+  // watermark), k_earliest_timestamp the log start offset, k_max_timestamp
+  // the offset of the record with the largest timestamp; otherwise the first
+  // offset whose record timestamp is >= `timestamp`, or nullopt when every
+  // record is older. Only durable data is considered.
+  task<result<std::optional<timestamp_and_offset>>> offset_for_timestamp(int64_t timestamp);
+
+  // Removes every batch from the one holding `offset` onwards (replication
+  // truncates a diverged tail). Segments past it are deleted; the log end
+  // becomes the start of that batch. Not while appends are in flight.
+  task<status> truncate_to(int64_t offset);
+
+  // DeleteRecords: moves the log start offset up to `offset` (at most the
+  // durable end) and deletes the segments wholly below it.
+  task<result<int64_t>> delete_records_before(int64_t offset);
+
+  // One retention pass (Kafka's delete policy): drops the oldest segments
+  // whose newest record is older than retention.ms, then oldest segments
+  // while the log exceeds retention.bytes by at least their size. Never the
+  // active segment. Deleted files are renamed *.deleted and unlinked after
+  // `delete_delay_ms` in the background.
+  retention_report apply_retention(int64_t now_ms, int64_t delete_delay_ms);
+
+  // Bytes of all segments.
+  uint64_t size_bytes() const noexcept;
+
   // Makes everything written so far durable.
   task<status> flush();
   // Waits for writes in flight, flushes, and seals the active segment's
@@ -123,7 +168,6 @@ class partition_log {
  private:
   friend class flusher;
   friend struct durable_waiter;
-  friend class log_recovery;
 
   // A point in the log: an offset and where its batch starts (or the end of
   // the bytes before it) in the segment with base offset segment_base.
@@ -150,6 +194,9 @@ class partition_log {
   status roll(int64_t now_ms);
   void write_completed(uint64_t seq);
   void go_offline(error e);
+  // Takes the first segment out of the log, renaming its files *.deleted and
+  // scheduling their removal.
+  void delete_oldest_segment(int64_t delete_delay_ms);
 
   // Flusher interface.
   sync_plan begin_sync();

@@ -24,22 +24,11 @@
 #include "base/log.h"
 #include "engine/log/errc.h"
 #include "engine/log/partition_log.h"
+#include "engine/log/recovery.h"
 #include "engine/record/record_batch.h"
 #include "engine/runtime/io.h"
 
 namespace ringlog::storage {
-
-class log_recovery {
- public:
-  // Reads segment `seg` from position 0, validating every batch and
-  // rebuilding its indexes; returns the position after the last valid batch
-  // and sets next_offset after its last offset.
-  static task<result<uint64_t>> scan(segment& seg, uint64_t file_size, int64_t& next_offset,
-                                     recovery_report& report);
-  // Walks batch headers (no CRC) from the last offset-index entry to the end
-  // of a segment known to be whole; returns the offset after its last batch.
-  static task<result<int64_t>> end_offset(segment& seg);
-};
 
 namespace {
 
@@ -50,8 +39,15 @@ result<std::vector<int64_t>> list_segments(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return error::from_errno(errno, "opendir", dir);
   while (dirent* e = ::readdir(d)) {
-    const int64_t base = parse_segment_file_name(e->d_name, ".log");
-    if (base >= 0) bases.push_back(base);
+    const std::string_view name(e->d_name);
+    const int64_t base = parse_segment_file_name(name, ".log");
+    if (base >= 0) {
+      bases.push_back(base);
+    } else if (name.ends_with(".deleted")) {
+      // A deletion the last run scheduled but did not finish (Kafka's way).
+      const std::string path = dir + "/" + std::string(name);
+      if (::unlink(path.c_str()) != 0) RINGLOG_WARN("cannot remove {}: {}", path, strerrordesc_np(errno));
+    }
   }
   ::closedir(d);
   std::sort(bases.begin(), bases.end());
@@ -69,8 +65,8 @@ void remove_segment_files(const std::string& dir, int64_t base) {
 
 }  // namespace
 
-task<result<uint64_t>> log_recovery::scan(segment& seg, uint64_t file_size, int64_t& next_offset,
-                                          recovery_report& report) {
+task<result<uint64_t>> scan_segment(segment& seg, uint64_t file_size, int64_t& next_offset,
+                                    recovery_report& report) {
   seg.reset_for_rebuild();
   std::vector<std::byte> buf(
       std::min<uint64_t>(k_scan_chunk_bytes, std::max<uint64_t>(file_size, 1)));
@@ -116,7 +112,7 @@ task<result<uint64_t>> log_recovery::scan(segment& seg, uint64_t file_size, int6
   co_return pos;
 }
 
-task<result<int64_t>> log_recovery::end_offset(segment& seg) {
+task<result<int64_t>> segment_end_offset(segment& seg) {
   int64_t next = seg.base_offset();
   uint64_t pos = 0;
   if (seg.offsets().entries() > 0) pos = seg.offsets().last_entry().position;
@@ -182,7 +178,7 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
       if (i < first_dirty) ++report.indexes_rebuilt;
       const uint64_t file_size = seg.size();
       next = std::max(next, seg.base_offset());
-      auto valid = co_await log_recovery::scan(seg, file_size, next, report);
+      auto valid = co_await scan_segment(seg, file_size, next, report);
       if (!valid) co_return std::move(valid).error();
       ++report.segments_scanned;
       if (*valid < file_size) {
@@ -201,13 +197,29 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
           ++report.segments_deleted;
         }
       }
+      if (i + 1 < log->_segments.size() && next < log->_segments[i + 1]->base_offset()) {
+        // A hole: the next segment starts past this one's last batch. Appends
+        // overlap, so a crash can leave a later batch (in a segment rolled to
+        // meanwhile) on disk while an earlier one never reached the file. The
+        // later batches were never acknowledged (durability moves over a
+        // contiguous prefix only): they go, as a torn tail would.
+        RINGLOG_WARN("{}: segment {} ends at offset {} but the next starts at {}; dropping the "
+                     "segments after the hole",
+                     dir, seg.base_offset(), next, log->_segments[i + 1]->base_offset());
+        while (log->_segments.size() > i + 1) {
+          const int64_t dead = log->_segments.back()->base_offset();
+          log->_segments.pop_back();
+          remove_segment_files(dir, dead);
+          ++report.segments_deleted;
+        }
+      }
       if (auto st = co_await io::fdatasync(seg.fd()); !st) co_return st.error();
     }
     // The last segment: its end offset comes from the scan, or from a walk of
     // the headers after its last index entry when it was trusted.
     segment& last = *log->_segments.back();
     if (first_dirty >= log->_segments.size()) {
-      auto end = co_await log_recovery::end_offset(last);
+      auto end = co_await segment_end_offset(last);
       if (!end) co_return std::move(end).error();
       next = *end;
     }

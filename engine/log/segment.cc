@@ -140,6 +140,23 @@ uint64_t segment::reserve(uint64_t bytes, int64_t last_offset, int64_t max_times
   return position;
 }
 
+void segment::truncate_to(uint64_t position, int64_t offset) noexcept {
+  _offsets.truncate_to(offset);
+  _times.truncate_to(offset);
+  _size = position;
+  if (_times.entries() > 0) {
+    const auto last = _times.last_entry();
+    _max_timestamp = last.timestamp;
+    _offset_of_max_timestamp = last.offset;
+  } else {
+    _max_timestamp = -1;
+    _offset_of_max_timestamp = -1;
+  }
+  const uint64_t indexed = _offsets.entries() > 0 ? _offsets.last_entry().position : 0;
+  _bytes_since_index = _size > indexed ? _size - indexed : 0;
+  if (_size == 0) _first_batch_timestamp = -1;
+}
+
 void segment::reset_for_rebuild() noexcept {
   _offsets.truncate_to(_base_offset);
   _times.truncate_to(_base_offset);

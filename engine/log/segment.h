@@ -74,6 +74,12 @@ class segment {
   // every index_interval_bytes); returns the batch's file position.
   uint64_t reserve(uint64_t bytes, int64_t last_offset, int64_t max_timestamp) noexcept;
 
+  // Cuts the segment at `position`, the start of the first batch holding an
+  // offset >= `offset`: index entries at or past `offset` go, and the max
+  // timestamp falls back to the time index's last entry (as Kafka does).
+  // The caller truncates the file itself.
+  void truncate_to(uint64_t position, int64_t offset) noexcept;
+
   // Resets the segment to empty indexes and `size` bytes (recovery rebuilds
   // the indexes by feeding reserve() every valid batch from position 0).
   void reset_for_rebuild() noexcept;

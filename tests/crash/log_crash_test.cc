@@ -217,14 +217,21 @@ TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
       std::_Exit(127);
     }
     ::close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 400)(rng)));
+    // Let the writer open its log and acknowledge something first (slow
+    // under sanitizers), then kill it at a random moment of its appends.
+    std::string text;
+    char buf[65536];
+    while (text.find('\n') == std::string::npos) {
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 300)(rng)));
     ::kill(child, SIGKILL);
     int wstatus = 0;
     ::waitpid(child, &wstatus, 0);
     ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the writer exited on its own: " << wstatus;
 
-    std::string text;
-    char buf[65536];
     for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
     ::close(fds[0]);
     std::vector<ack> acks;

@@ -308,5 +308,146 @@ TEST_F(PartitionLogTest, RejectsAnInvalidBatchAndStoresNothing) {
   EXPECT_NE(out[0], "stored");
 }
 
+std::vector<std::byte> batch_at(int records, int64_t first_timestamp_ms) {
+  record::batch_builder b({});
+  for (int i = 0; i < records; ++i) {
+    b.add({.value = record::as_bytes("x"), .timestamp_ms = first_timestamp_ms + i * 10});
+  }
+  return std::move(*b.build());
+}
+
+task<std::vector<int64_t>> timestamps(partition_log& log, int64_t t0) {
+  // 20 batches of 5 records; record k has timestamp t0 + 10k. Small segments
+  // so the search crosses segment boundaries.
+  for (int i = 0; i < 20; ++i) {
+    auto b = batch_at(5, t0 + i * 50);
+    (void)co_await log.append(b);
+  }
+  std::vector<int64_t> out;
+  for (int64_t ts : {t0 - 1000, t0, t0 + 5, t0 + 10, t0 + 555, t0 + 990, t0 + 991,
+                     k_latest_timestamp, k_earliest_timestamp, k_max_timestamp}) {
+    auto r = co_await log.offset_for_timestamp(ts);
+    if (!r) {
+      out.push_back(-100);
+    } else if (!*r) {
+      out.push_back(-1);
+    } else {
+      out.push_back((*r)->offset);
+      if (ts == k_max_timestamp) out.push_back((*r)->timestamp - t0);
+    }
+  }
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, OffsetForTimestampFollowsListOffsets) {
+  log_config small;
+  small.segment_bytes = 1024;
+  small.index_interval_bytes = 100;
+  const int64_t t0 = wall_ms() - 60'000;
+  auto out = with_log(small, {}, [t0](partition_log& log) { return timestamps(log, t0); });
+  // Offsets: before everything -> 0; exact -> its offset; between two
+  // records -> the next; past the newest -> none; latest = end (100),
+  // earliest = 0, max timestamp -> offset 99 at t0 + 990.
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 0, 1, 1, 56, 99, -1, 100, 0, 99, 990}));
+}
+
+task<std::vector<int64_t>> truncation(partition_log& log) {
+  (void)co_await append_n(log, 30, 4);  // offsets 0..119 in batches of 4
+  std::vector<int64_t> out{static_cast<int64_t>(log.segment_count())};
+  auto st = co_await log.truncate_to(50);  // inside batch 48..51: that batch goes
+  out.push_back(st ? 0 : -1);
+  out.push_back(log.log_end_offset());
+  out.push_back(log.durable_end());
+  out.push_back(static_cast<int64_t>(log.segment_count()));
+  auto r = co_await log.read(47, 1 << 20);
+  out.push_back(r ? static_cast<int64_t>(r->bytes > 0) : -1);
+  auto beyond = co_await log.read(49, 10);
+  out.push_back(beyond ? 0 : 1);
+  auto again = co_await append_n(log, 1, 4);
+  out.push_back(again.front());
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, TruncateToRemovesTheTailFromTheHoldingBatch) {
+  log_config small;
+  small.segment_bytes = 2048;
+  auto out = with_log(small, {}, truncation);
+  EXPECT_GT(out[0], 3) << "several segments before truncation";
+  EXPECT_EQ(out[1], 0);
+  EXPECT_EQ(out[2], 48);
+  EXPECT_EQ(out[3], 48);
+  EXPECT_LT(out[4], out[0]);
+  EXPECT_EQ(out[5], 1);
+  EXPECT_EQ(out[6], 1) << "offset 49 is past the new end";
+  EXPECT_EQ(out[7], 48) << "appends continue at the cut";
+}
+
+task<std::vector<int64_t>> delete_records(partition_log& log) {
+  (void)co_await append_n(log, 30, 4);
+  std::vector<int64_t> out{static_cast<int64_t>(log.segment_count())};
+  auto r = co_await log.delete_records_before(70);
+  out.push_back(r ? *r : -1);
+  out.push_back(log.log_start_offset());
+  out.push_back(static_cast<int64_t>(log.segment_count()));
+  auto below = co_await log.read(69, 10);
+  out.push_back(!below && below.error().is(errc::offset_out_of_range) ? 1 : 0);
+  auto at = co_await log.read(70, 10);
+  out.push_back(at && at->bytes > 0 ? 1 : 0);
+  auto past = co_await log.delete_records_before(1000);
+  out.push_back(!past ? 1 : 0);
+  auto earliest = co_await log.offset_for_timestamp(k_earliest_timestamp);
+  out.push_back(earliest && *earliest ? (*earliest)->offset : -1);
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, DeleteRecordsMovesTheLogStartAndDropsWholeSegments) {
+  log_config small;
+  small.segment_bytes = 2048;
+  auto out = with_log(small, {}, delete_records);
+  EXPECT_EQ(out[1], 70);
+  EXPECT_EQ(out[2], 70);
+  EXPECT_LT(out[3], out[0]);
+  EXPECT_EQ(out[4], 1);
+  EXPECT_EQ(out[5], 1);
+  EXPECT_EQ(out[6], 1) << "past the high watermark is refused";
+  EXPECT_EQ(out[7], 70);
+}
+
+task<std::vector<int64_t>> retention(partition_log& log, int64_t now) {
+  (void)co_await append_n(log, 30, 4);
+  const auto before = static_cast<int64_t>(log.segment_count());
+  const auto size_before = static_cast<int64_t>(log.size_bytes());
+  auto rep = log.apply_retention(now, 0);
+  co_return std::vector<int64_t>{before, static_cast<int64_t>(rep.segments), static_cast<int64_t>(log.segment_count()),
+                                 log.log_start_offset(), size_before, static_cast<int64_t>(log.size_bytes())};
+}
+
+TEST_F(PartitionLogTest, RetentionByBytesKeepsTheNewestAndNeverTheActiveSegment) {
+  log_config small;
+  small.segment_bytes = 2048;
+  small.retention_bytes = 3000;
+  auto out = with_log(small, {}, [](partition_log& log) { return retention(log, wall_ms()); });
+  EXPECT_GT(out[1], 0);
+  EXPECT_EQ(out[2], out[0] - out[1]);
+  EXPECT_LE(out[5], 3000 + 2048) << "within one segment of retention.bytes";
+  EXPECT_GE(out[5], 3000 - 2048);
+  EXPECT_GT(out[3], 0) << "the log start moved to the first kept segment";
+  // The deleted files are gone from the directory (renamed .deleted, then
+  // removed in the background).
+  int logs = 0;
+  for (auto& e : fs::directory_iterator(dir)) logs += e.path().extension() == ".log";
+  EXPECT_EQ(logs, out[2]);
+}
+
+TEST_F(PartitionLogTest, RetentionByTimeDropsAllButTheActiveSegment) {
+  log_config small;
+  small.segment_bytes = 2048;
+  small.retention_ms = 1000;
+  // "now" an hour ahead: every closed segment is past retention.ms.
+  auto out = with_log(small, {}, [](partition_log& log) { return retention(log, wall_ms() + 3'600'000); });
+  EXPECT_EQ(out[2], 1);
+  EXPECT_EQ(out[1], out[0] - 1);
+}
+
 }  // namespace
 }  // namespace ringlog::storage
