@@ -1,6 +1,7 @@
 #include "engine/log/flusher.h"
 
 #include "engine/log/partition_log.h"
+#include "engine/runtime/invoke.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/spawn.h"
 #include "engine/runtime/when_all.h"
@@ -42,6 +43,11 @@ void flusher::mark_dirty(partition_log* log) {
 
 task<void> flusher::run() {
   while (!_dirty.empty()) {
+    // Let the rest of this loop turn run first: the completions reaped with
+    // the one that started the round (and the appends they release) join it
+    // instead of waiting a whole fsync for the next one. Measured with 64
+    // appends of 16 KiB in flight on one partition: 83 -> see BENCHMARKS.md.
+    co_await yield();
     std::vector<partition_log*> logs;
     logs.swap(_dirty);
     std::vector<partition_log::sync_plan> plans;
