@@ -10,7 +10,10 @@
 //                            8 MiB on the same disk.
 //   BM_ReadSlices            fetch-style reads of a 256 MiB partition: look up
 //                            1 MiB from a random batch, pread the slice.
-//   BM_IndexLookup/tail|random  offset index lookups on a full 10 MiB index.
+//   BM_IndexLookup/W/E       offset index lookups, W = 0 near the tail (recent
+//                            reads), 1 uniformly random; E entries: 262,144 is
+//                            a full default segment (1 GiB, an entry per
+//                            4 KiB), 1,310,720 a full 10 MiB index.
 //   BM_Crc32c                CRC-32C over 1 MiB buffers.
 //   BM_Recovery              reopen after an unclean stop with 512 MiB past
 //                            the recovery point (page cache warm): seconds
@@ -185,7 +188,10 @@ void BM_IndexLookup(benchmark::State& state) {
   auto idx = offset_index::open(dir + "/00000000000000000000.index", 0, offset_index::default_max_bytes,
                                 index_access::read_write);
   if (!idx) return state.SkipWithError("open");
-  for (uint32_t i = 0; !idx->is_full(); ++i) (void)idx->append(int64_t{i} * 16 + 15, i * 1024 + 1);
+  const auto wanted = static_cast<uint32_t>(state.range(1));
+  for (uint32_t i = 0; i < wanted && !idx->is_full(); ++i) {
+    (void)idx->append(int64_t{i} * 16 + 15, i * 1024 + 1);
+  }
   const int64_t last = idx->last_entry().offset;
   std::mt19937_64 rng(42);
   std::vector<int64_t> targets(1 << 16);
@@ -200,7 +206,12 @@ void BM_IndexLookup(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "tail" : "random");
   fs::remove_all(dir);
 }
-BENCHMARK(BM_IndexLookup)->Arg(0)->Arg(1);
+BENCHMARK(BM_IndexLookup)
+    ->ArgNames({"random", "entries"})
+    ->Args({0, 262'144})
+    ->Args({1, 262'144})
+    ->Args({0, 1'310'720})
+    ->Args({1, 1'310'720});
 
 void BM_Crc32c(benchmark::State& state) {
   std::vector<std::byte> buf(1 << 20, std::byte{0x5a});

@@ -1,5 +1,7 @@
 #include "engine/log/offset_index.h"
 
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include <array>
@@ -12,6 +14,8 @@ namespace ringlog::storage {
 namespace {
 
 constexpr size_t k_warm_entries = index_warm_bytes / offset_index::entry_bytes;
+// Entries per 4 KiB page: the granularity of the cold-lookup summary.
+constexpr size_t k_page_entries = 4096 / offset_index::entry_bytes;
 
 // Fields as Kafka reads them (signed int32); widened so comparisons and the
 // base-offset sum cannot overflow.
@@ -32,7 +36,19 @@ result<offset_index> offset_index::open(std::string path, int64_t base_offset, s
                  "{}: base offset {} out of range", path, base_offset);
   auto file = index_file::open(std::move(path), entry_bytes, max_bytes, access);
   if (!file) return std::move(file).error();
-  return offset_index(std::move(*file), base_offset);
+  offset_index idx(std::move(*file), base_offset);
+  idx.rebuild_summary();
+  return idx;
+}
+
+void offset_index::rebuild_summary() {
+  _page_keys.clear();
+  const size_t n = entries();
+  if (n == 0 || !is_open()) return;
+  const std::byte* data = _file.data();
+  for (size_t i = 0; i < n; i += k_page_entries) {
+    _page_keys.push_back(static_cast<uint32_t>(relative_at(data, i)));
+  }
 }
 
 bool offset_index::append(int64_t offset, uint32_t position) noexcept {
@@ -50,7 +66,10 @@ bool offset_index::append(int64_t offset, uint32_t position) noexcept {
   std::array<std::byte, entry_bytes> buf;
   store_be32(buf.data(), static_cast<uint32_t>(offset - _base_offset));
   store_be32(buf.data() + 4, position);
-  return _file.append(buf);
+  const size_t slot = entries();
+  if (!_file.append(buf)) return false;
+  if (slot % k_page_entries == 0) _page_keys.push_back(static_cast<uint32_t>(offset - _base_offset));
+  return true;
 }
 
 index_entry offset_index::lookup(int64_t target) const noexcept {
@@ -59,8 +78,25 @@ index_entry offset_index::lookup(int64_t target) const noexcept {
   RINGLOG_ASSERT(is_open(), "{}: lookup on a closed index", path());
   const std::byte* data = _file.data();
   const int64_t relative = target - _base_offset;
-  const size_t count = index_partition_point(
-      n, k_warm_entries, [=](size_t i) { return relative_at(data, i) <= relative; });
+  auto at_or_below = [=](size_t i) { return relative_at(data, i) <= relative; };
+  const size_t warm_start = n > k_warm_entries ? n - k_warm_entries : 0;
+  size_t count;
+  if (warm_start == 0 || at_or_below(warm_start) || _page_keys.empty()) {
+    count = index_partition_point(n, k_warm_entries, at_or_below);
+  } else {
+    // Cold: the page whose first key is the last one <= target, then that page.
+    const auto page_end = std::upper_bound(_page_keys.begin(), _page_keys.end(), relative);
+    if (page_end == _page_keys.begin()) return {_base_offset, 0};
+    const size_t first = static_cast<size_t>(page_end - _page_keys.begin() - 1) * k_page_entries;
+    size_t lo = first + 1;  // entry `first` is known to be <= target
+    size_t hi = std::min(n, first + k_page_entries);
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (at_or_below(mid)) lo = mid + 1;
+      else hi = mid;
+    }
+    count = lo;
+  }
   if (count == 0) return {_base_offset, 0};
   return entry(count - 1);
 }
@@ -77,6 +113,7 @@ void offset_index::truncate_to(int64_t offset) noexcept {
                                  [=](size_t i) { return relative_at(data, i) < relative; });
   }
   _file.truncate_entries(keep);
+  _page_keys.resize((keep + k_page_entries - 1) / k_page_entries);
 }
 
 std::optional<size_t> offset_index::sanity_check() const noexcept {
