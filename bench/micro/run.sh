@@ -56,8 +56,10 @@ for label, name in [
     ("task await (symmetric transfer)", "BM_TaskAwait/real_time"),
     ("yield through the shard loop", "BM_YieldThroughLoop/real_time"),
     ("IORING_OP_NOP round trip", "BM_NopRoundTrip/real_time"),
-    ("cross-shard call, MSG_RING", "BM_CrossShardCall/1/real_time"),
-    ("cross-shard call, eventfd", "BM_CrossShardCall/0/real_time"),
+    ("cross-shard call, MSG_RING, pinned shards", "BM_CrossShardCall/msg_ring:1/pinned:1/real_time"),
+    ("cross-shard call, eventfd, pinned shards", "BM_CrossShardCall/msg_ring:0/pinned:1/real_time"),
+    ("cross-shard call, MSG_RING, unpinned", "BM_CrossShardCall/msg_ring:1/pinned:0/real_time"),
+    ("floor: two threads waking each other (eventfd)", "BM_ThreadPingPong/real_time"),
 ]:
     t = runs_of(name)
     if t:

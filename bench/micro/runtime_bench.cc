@@ -6,8 +6,12 @@
 //   BM_YieldThroughLoop   co_await yield(): the coroutine goes round the
 //                         shard loop (ready queue, one io_uring_enter).
 //   BM_NopRoundTrip       one IORING_OP_NOP submitted and completed.
-//   BM_CrossShardCall     invoke_on(other shard, fn) and back; arg 1 = MSG_RING,
-//                         0 = the eventfd inbox.
+//   BM_CrossShardCall     invoke_on(other shard, fn) and back, over MSG_RING or
+//                         the eventfd inbox, shards pinned or not.
+//   BM_ThreadPingPong     the machine's floor for a cross-shard call: two
+//                         plain threads waking each other through eventfds
+//                         (a round trip is two wake-ups, like a call and its
+//                         return).
 //   BM_Write4kFdatasync   4 KiB sequential write then fdatasync, one at a time,
 //                         on a file in $RINGLOG_BENCH_DIR (default: cwd); the
 //                         figure fio's "write 4k + fdatasync=1" is set against
@@ -20,9 +24,12 @@
 // main thread waits in block_on, so the measured code is the shard's own.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,8 +43,9 @@
 namespace ringlog {
 namespace {
 
-std::unique_ptr<runtime> make_runtime(bool msg_ring) {
-  auto rt = std::make_unique<runtime>(runtime_options{.shards = 2, .use_msg_ring = msg_ring});
+std::unique_ptr<runtime> make_runtime(bool msg_ring, bool pinned = true) {
+  auto rt = std::make_unique<runtime>(
+      runtime_options{.shards = 2, .pin_threads = pinned, .use_msg_ring = msg_ring});
   if (status st = rt->start(); !st) {
     std::fprintf(stderr, "runtime start failed: %s\n", st.error().message().c_str());
     std::exit(1);
@@ -88,11 +96,42 @@ task<void> cross_loop(benchmark::State* state) {
 }
 
 void BM_CrossShardCall(benchmark::State& state) {
-  auto rt = make_runtime(state.range(0) == 1);
-  state.SetLabel(rt->features());
+  auto rt = make_runtime(state.range(0) == 1, state.range(1) == 1);
+  state.SetLabel(rt->features() + (state.range(1) == 1 ? ", pinned" : ", unpinned"));
   rt->block_on(0, cross_loop(&state));
 }
-BENCHMARK(BM_CrossShardCall)->Arg(1)->Arg(0)->UseRealTime();
+BENCHMARK(BM_CrossShardCall)
+    ->ArgNames({"msg_ring", "pinned"})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->UseRealTime();
+
+void BM_ThreadPingPong(benchmark::State& state) {
+  const int there = ::eventfd(0, EFD_CLOEXEC);
+  const int back = ::eventfd(0, EFD_CLOEXEC);
+  std::atomic<bool> done{false};
+  std::thread peer([&] {
+    uint64_t v;
+    while (::read(there, &v, sizeof v) == sizeof v && !done.load()) {
+      v = 1;
+      (void)::write(back, &v, sizeof v);
+    }
+  });
+  uint64_t v = 1;
+  for (auto _ : state) {
+    v = 1;
+    (void)::write(there, &v, sizeof v);
+    (void)::read(back, &v, sizeof v);
+  }
+  done.store(true);
+  v = 1;
+  (void)::write(there, &v, sizeof v);
+  peer.join();
+  ::close(there);
+  ::close(back);
+}
+BENCHMARK(BM_ThreadPingPong)->UseRealTime();
 
 task<void> write_sync_loop(benchmark::State* state, int fd) {
   std::vector<std::byte> block(4096, std::byte{0x5a});
