@@ -168,6 +168,7 @@ class partition_log {
  private:
   friend class flusher;
   friend struct durable_waiter;
+  friend struct write_waiter;
 
   // A point in the log: an offset and where its batch starts (or the end of
   // the bytes before it) in the segment with base offset segment_base.
@@ -179,6 +180,12 @@ class partition_log {
   struct pending_write {
     position end;
     bool done = false;
+  };
+  struct queued_write {
+    std::shared_ptr<segment_file> file;
+    uint64_t position;
+    std::span<const std::byte> bytes;
+    struct write_waiter* waiter;
   };
   // What one flush round syncs for this log.
   struct sync_plan {
@@ -193,6 +200,7 @@ class partition_log {
   segment* find_segment(int64_t offset) noexcept;
   status roll(int64_t now_ms);
   void write_completed(uint64_t seq);
+  task<void> writer();
   void go_offline(error e);
   // Takes the first segment out of the log, renaming its files *.deleted and
   // scheduling their removal.
@@ -214,6 +222,8 @@ class partition_log {
   position _durable;
   std::deque<pending_write> _pending;
   uint64_t _pending_first_seq = 0;
+  std::vector<queued_write> _write_queue;
+  bool _writer_running = false;
   std::vector<std::shared_ptr<segment_file>> _unsynced;
   bool _dir_dirty = false;
   bool _in_flusher = false;
