@@ -12,6 +12,9 @@ packages=(
   libisal-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libfmt-dev libspdlog-dev
   # sanitizer runtime and fuzzing (clang), performance limits for BENCHMARKS.md
   clang libclang-rt-14-dev fio iperf3 gnuplot-nox python3
+  # tests/integration/kafka_python_parity: kafka-python's record parser reads our
+  # segments; it decodes snappy, lz4 and zstd only with these codec modules
+  python3-kafka python3-snappy python3-lz4 python3-zstandard
 )
 
 missing=()

@@ -37,6 +37,8 @@ const std::string& scratch_path() {
     const int fd = ::mkstemp(p.data());
     if (fd < 0) std::abort();
     ::close(fd);
+    // Removed when the fuzzer exits, so runs leave no scratch files behind.
+    std::atexit([] { ::unlink(scratch_path().c_str()); });
     return p;
   }();
   return path;

@@ -176,7 +176,7 @@ task<std::vector<std::string>> cancellations() {
   // A recv with nothing to read, cancelled by its source from another task.
   cancel_source src;
   auto canceller = [](cancel_source& s) -> task<void> {
-    co_await sleep_for(5ms);
+    (void)co_await sleep_for(5ms);
     s.cancel();
   };
   auto [r, done] = co_await when_all(
@@ -209,7 +209,7 @@ task<std::vector<std::string>> cancellations() {
   auto [slept, _] = co_await when_all(
       [](cancel_source& s) -> task<status> { co_return co_await sleep_for(10s).with_cancel(s); }(src2),
       [](cancel_source& s) -> task<bool> {
-        co_await sleep_for(1ms);
+        (void)co_await sleep_for(1ms);
         s.cancel();
         co_return true;
       }(src2));
