@@ -127,6 +127,7 @@ task<result<append_info>> partition_log::append(std::span<std::byte> batch, dura
   segment& seg = active();
   const uint64_t at = seg.reserve(batch.size(), last, view->max_timestamp());
   _next_offset = last + 1;
+  _unflushed_messages += view->records_count();
 
   const uint64_t seq = _pending_first_seq + _pending.size();
   _pending.push_back({position{last + 1, seg.base_offset(), at + batch.size()}, false});
@@ -139,6 +140,7 @@ task<result<append_info>> partition_log::append(std::span<std::byte> batch, dura
     spawn(writer(), "log writer");
   }
   if (status w = co_await written; !w) co_return w.error();
+  if (relaxed()) d = durability::page_cache;
   if (d == durability::fsync && _durable.offset < last + 1) {
     if (_offline) co_return *_offline;
     // A named awaiter: GCC 12 mishandles aggregate temporaries with
@@ -207,10 +209,24 @@ void partition_log::write_completed(uint64_t seq) {
     ++_pending_first_seq;
     moved = true;
   }
-  if (moved) _flusher.mark_dirty(this);
+  if (!moved) return;
+  if (!relaxed() || _unflushed_messages >= _config.flush_interval_messages) {
+    _flusher.mark_dirty(this);
+  } else if (_config.flush_interval_ms >= 0 && !_flush_timer_armed) {
+    _flush_timer_armed = true;
+    spawn(flush_after(_config.flush_interval_ms), "flush.ms timer");
+  }
+}
+
+// flush.ms: the oldest unflushed write is synced at most this long after it.
+task<void> partition_log::flush_after(int64_t delay_ms) {
+  auto slept = co_await sleep_for(std::chrono::milliseconds(delay_ms)).with_cancel(_flush_timer_cancel);
+  _flush_timer_armed = false;
+  if (slept && has_unsynced()) _flusher.mark_dirty(this);
 }
 
 partition_log::sync_plan partition_log::begin_sync() {
+  _unflushed_messages = 0;
   sync_plan plan;
   plan.target = _written;
   plan.files.swap(_unsynced);
@@ -260,6 +276,8 @@ task<status> partition_log::flush() {
 task<status> partition_log::close() {
   // Appends in flight finish first: their writes complete, then flush.
   while ((!_pending.empty() && !_offline) || _writer_running) co_await yield();
+  _flush_timer_cancel.cancel();
+  while (_flush_timer_armed) co_await yield();
   status st = co_await flush();
   while (!_waiters.empty()) co_await yield();
   while (_in_flusher) co_await yield();
@@ -270,6 +288,7 @@ task<status> partition_log::close() {
 }
 
 task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes, read_bound bound) {
+  if (bound == read_bound::high_watermark) bound = relaxed() ? read_bound::written : read_bound::durable;
   const position end = bound == read_bound::durable ? _durable : _written;
   if (offset < _log_start_offset || offset > end.offset) {
     co_return make_error(errc::offset_out_of_range, "read",
@@ -385,9 +404,9 @@ uint64_t partition_log::size_bytes() const noexcept {
 
 task<result<std::optional<timestamp_and_offset>>> partition_log::offset_for_timestamp(int64_t ts) {
   using answer = std::optional<timestamp_and_offset>;
-  if (ts == k_latest_timestamp) co_return answer(timestamp_and_offset{-1, _durable.offset});
+  if (ts == k_latest_timestamp) co_return answer(timestamp_and_offset{-1, high_watermark()});
   if (ts == k_earliest_timestamp) co_return answer(timestamp_and_offset{-1, _log_start_offset});
-  const position end = _durable;
+  const position end = relaxed() ? _written : _durable;
 
   // The segment to search: the first whose newest record is recent enough
   // (for k_max_timestamp, the one holding the largest timestamp).

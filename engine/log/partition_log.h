@@ -25,6 +25,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -34,6 +35,7 @@
 #include "base/result.h"
 #include "engine/log/log_config.h"
 #include "engine/log/segment.h"
+#include "engine/runtime/cancel.h"
 #include "engine/runtime/task.h"
 
 namespace ringlog::storage {
@@ -46,8 +48,11 @@ enum class durability {
 };
 
 enum class read_bound {
-  durable,  // up to the durable end (what consumers may see)
-  written,  // up to the written end (replication, tools)
+  high_watermark,  // what consumers may see: the durable end, or the written
+                   // end for a topic whose flush.messages / flush.ms relax
+                   // durability (it is never fsync'd before it is read)
+  durable,         // up to the durable end
+  written,         // up to the written end (replication, tools)
 };
 
 struct append_info {
@@ -113,7 +118,9 @@ class partition_log {
   partition_log& operator=(const partition_log&) = delete;
 
   // Appends one v2 record batch. `batch` is validated (record_batch_view::parse
-  // with max_message_bytes) and its baseOffset rewritten in place.
+  // with max_message_bytes) and its baseOffset rewritten in place. With
+  // relaxed() durability, `d` is page_cache whatever the caller asks: the
+  // topic chose to acknowledge before the fsync, as Kafka does.
   task<result<append_info>> append(std::span<std::byte> batch, durability d = durability::fsync);
 
   // The bytes from the batch holding `offset` onwards, at most
@@ -121,7 +128,7 @@ class partition_log {
   // end gives an empty slice; an offset below the log start or past the end is
   // errc::offset_out_of_range.
   task<result<read_slice>> read(int64_t offset, uint32_t max_bytes,
-                                read_bound bound = read_bound::durable);
+                                read_bound bound = read_bound::high_watermark);
 
   // ListOffsets: k_latest_timestamp gives the durable end (the high
   // watermark), k_earliest_timestamp the log start offset, k_max_timestamp
@@ -159,6 +166,14 @@ class partition_log {
   int64_t log_end_offset() const noexcept { return _next_offset; }
   int64_t written_end() const noexcept { return _written.offset; }
   int64_t durable_end() const noexcept { return _durable.offset; }
+  // The high watermark on a single node (see read_bound::high_watermark).
+  int64_t high_watermark() const noexcept { return relaxed() ? _written.offset : _durable.offset; }
+  // flush.messages or flush.ms is set: appends return once written, and the
+  // flusher syncs every flush.messages messages or flush.ms milliseconds.
+  bool relaxed() const noexcept {
+    return _config.flush_interval_ms >= 0 ||
+           _config.flush_interval_messages != std::numeric_limits<int64_t>::max();
+  }
   bool offline() const noexcept { return _offline.has_value(); }
   const std::string& dir() const noexcept { return _dir; }
   size_t segment_count() const noexcept { return _segments.size(); }
@@ -201,6 +216,7 @@ class partition_log {
   status roll(int64_t now_ms);
   void write_completed(uint64_t seq);
   task<void> writer();
+  task<void> flush_after(int64_t delay_ms);
   void go_offline(error e);
   // Takes the first segment out of the log, renaming its files *.deleted and
   // scheduling their removal.
@@ -226,6 +242,11 @@ class partition_log {
   bool _writer_running = false;
   std::vector<std::shared_ptr<segment_file>> _unsynced;
   bool _dir_dirty = false;
+  // Relaxed durability: messages written since the last flush round began,
+  // and the pending flush.ms timer.
+  int64_t _unflushed_messages = 0;
+  bool _flush_timer_armed = false;
+  cancel_source _flush_timer_cancel;
   bool _in_flusher = false;
   std::vector<struct durable_waiter*> _waiters;
   std::optional<error> _offline;

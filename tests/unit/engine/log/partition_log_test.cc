@@ -20,6 +20,8 @@
 #include "engine/record/record_batch.h"
 #include "engine/runtime/shard.h"
 #include "engine/runtime/spawn.h"
+#include "engine/runtime/invoke.h"
+#include "engine/runtime/timer.h"
 #include "engine/runtime/when_all.h"
 
 namespace ringlog::storage {
@@ -447,6 +449,46 @@ TEST_F(PartitionLogTest, RetentionByTimeDropsAllButTheActiveSegment) {
   auto out = with_log(small, {}, [](partition_log& log) { return retention(log, wall_ms() + 3'600'000); });
   EXPECT_EQ(out[2], 1);
   EXPECT_EQ(out[1], out[0] - 1);
+}
+
+task<std::vector<int64_t>> relaxed_by_messages(partition_log& log) {
+  std::vector<int64_t> out;
+  (void)co_await append_n(log, 3, 2);  // 6 messages: below flush.messages
+  for (int i = 0; i < 5; ++i) co_await yield();
+  out.push_back(log.durable_end());
+  out.push_back(log.high_watermark());
+  auto r = co_await log.read(0, 1 << 20);  // consumers see it before the fsync
+  out.push_back(r && r->bytes > 0 ? 1 : 0);
+  (void)co_await append_n(log, 2, 2);  // 10 messages: a round starts
+  for (int i = 0; i < 200 && log.durable_end() < 10; ++i) (void)co_await sleep_for(std::chrono::milliseconds(1));
+  out.push_back(log.durable_end());
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, FlushMessagesRelaxesDurabilityAsKafkaDoes) {
+  log_config relaxed;
+  relaxed.flush_interval_messages = 10;
+  auto out = with_log(relaxed, {}, relaxed_by_messages);
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 6, 1, 10}));
+}
+
+task<std::vector<int64_t>> relaxed_by_time(partition_log& log) {
+  std::vector<int64_t> out;
+  const int64_t t0 = monotonic_ns();
+  (void)co_await append_n(log, 2, 3);
+  out.push_back(monotonic_ns() - t0 < 40'000'000 ? 1 : 0);  // acknowledged without waiting
+  out.push_back(log.durable_end());
+  for (int i = 0; i < 500 && log.durable_end() < 6; ++i) (void)co_await sleep_for(std::chrono::milliseconds(1));
+  out.push_back(log.durable_end());
+  out.push_back(monotonic_ns() - t0 >= 50'000'000 ? 1 : 0);  // not before flush.ms
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, FlushMsSyncsWithinTheInterval) {
+  log_config relaxed;
+  relaxed.flush_interval_ms = 50;
+  auto out = with_log(relaxed, {}, relaxed_by_time);
+  EXPECT_EQ(out, (std::vector<int64_t>{1, 0, 6, 1}));
 }
 
 }  // namespace
