@@ -474,14 +474,9 @@ task<status> partition_log::truncate_to(int64_t offset) {
   if (_offline) co_return *_offline;
   // Drop whole segments at or past the offset, keeping the first one.
   while (_segments.size() > 1 && active().base_offset() >= offset) {
-    auto dead = std::move(_segments.back());
+    const int64_t dead = _segments.back()->base_offset();
     _segments.pop_back();
-    for (const char* suffix : {".log", ".index", ".timeindex"}) {
-      const std::string path = _dir + "/" + segment_file_name(dead->base_offset(), suffix);
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        co_return error::from_errno(errno, "unlink", path);
-      }
-    }
+    remove_segment_files(_dir, dead);
     _dir_dirty = true;
   }
   segment& seg = active();

@@ -54,15 +54,6 @@ result<std::vector<int64_t>> list_segments(const std::string& dir) {
   return bases;
 }
 
-void remove_segment_files(const std::string& dir, int64_t base) {
-  for (const char* suffix : {".log", ".index", ".timeindex"}) {
-    const std::string path = dir + "/" + segment_file_name(base, suffix);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      RINGLOG_WARN("cannot remove {}: {}", path, strerrordesc_np(errno));
-    }
-  }
-}
-
 }  // namespace
 
 task<result<uint64_t>> scan_segment(segment& seg, uint64_t file_size, int64_t& next_offset,
@@ -188,26 +179,21 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
           co_return error::from_errno(errno, "ftruncate", seg.file()->path);
         }
         report.bytes_truncated += file_size - *valid;
-        // Whatever follows a hole cannot be trusted to be contiguous.
-        while (log->_segments.size() > i + 1) {
-          const int64_t dead = log->_segments.back()->base_offset();
-          RINGLOG_WARN("{}: deleting segment {} after the truncation point", dir, dead);
-          log->_segments.pop_back();
-          remove_segment_files(dir, dead);
-          ++report.segments_deleted;
-        }
       }
-      if (i + 1 < log->_segments.size() && next < log->_segments[i + 1]->base_offset()) {
+      // Whatever follows a cut, or a hole, cannot be trusted to be contiguous.
+      const bool cut = *valid < file_size;
+      if (i + 1 < log->_segments.size() && (cut || next < log->_segments[i + 1]->base_offset())) {
         // A hole: the next segment starts past this one's last batch. Appends
         // overlap, so a crash can leave a later batch (in a segment rolled to
         // meanwhile) on disk while an earlier one never reached the file. The
         // later batches were never acknowledged (durability moves over a
         // contiguous prefix only): they go, as a torn tail would.
-        RINGLOG_WARN("{}: segment {} ends at offset {} but the next starts at {}; dropping the "
-                     "segments after the hole",
+        RINGLOG_WARN("{}: segment {} ends at offset {} and the next starts at {}; dropping the "
+                     "segments after it",
                      dir, seg.base_offset(), next, log->_segments[i + 1]->base_offset());
         while (log->_segments.size() > i + 1) {
           const int64_t dead = log->_segments.back()->base_offset();
+          RINGLOG_WARN("{}: deleting segment {}", dir, dead);
           log->_segments.pop_back();
           remove_segment_files(dir, dead);
           ++report.segments_deleted;

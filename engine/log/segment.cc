@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "base/assert.h"
+#include "base/log.h"
 
 namespace ringlog::storage {
 
@@ -22,6 +23,15 @@ std::string segment_file_name(int64_t base_offset, std::string_view suffix) {
   std::string out(digits);
   out.append(suffix);
   return out;
+}
+
+void remove_segment_files(const std::string& dir, int64_t base_offset) {
+  for (const char* suffix : {".log", ".index", ".timeindex"}) {
+    const std::string path = dir + "/" + segment_file_name(base_offset, suffix);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      RINGLOG_WARN("cannot remove {}: {}", path, strerrordesc_np(errno));
+    }
+  }
 }
 
 int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) noexcept {
@@ -59,9 +69,10 @@ result<std::shared_ptr<segment_file>> open_log_file(const std::string& path, int
 
 }  // namespace
 
-result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t base_offset,
-                                                 const log_config& config, int64_t now_ms) {
-  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), O_CREAT | O_EXCL);
+result<std::unique_ptr<segment>> segment::open_files(const std::string& dir, int64_t base_offset,
+                                                     const log_config& config, int log_flags,
+                                                     int64_t created_ms) {
+  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), log_flags);
   if (!file) return std::move(file).error();
   const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
   auto o = offset_index::open(dir + "/" + segment_file_name(base_offset, ".index"), base_offset,
@@ -70,31 +81,29 @@ result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t
   auto t = time_index::open(dir + "/" + segment_file_name(base_offset, ".timeindex"), base_offset,
                             index_bytes, index_access::read_write);
   if (!t) return std::move(t).error();
+  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*file), std::move(*o),
+                                              std::move(*t), config, created_ms));
+}
+
+result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t base_offset,
+                                                 const log_config& config, int64_t now_ms) {
+  auto s = open_files(dir, base_offset, config, O_CREAT | O_EXCL, now_ms);
+  if (!s) return s;
   // A fresh segment may find index files left by a crash between creating
   // them and the .log: they describe nothing.
-  o->truncate_to(base_offset);
-  t->truncate_to(base_offset);
-  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*file), std::move(*o),
-                                              std::move(*t), config, now_ms));
+  (*s)->_offsets.truncate_to(base_offset);
+  (*s)->_times.truncate_to(base_offset);
+  return s;
 }
 
 result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t base_offset,
                                                const log_config& config) {
-  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), 0);
-  if (!file) return std::move(file).error();
+  auto opened = open_files(dir, base_offset, config, 0, 0);
+  if (!opened) return opened;
+  std::unique_ptr<segment> s = std::move(*opened);
   struct stat st;
-  if (::fstat((*file)->fd, &st) != 0) return error::from_errno(errno, "fstat", (*file)->path);
-  const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
-  auto o = offset_index::open(dir + "/" + segment_file_name(base_offset, ".index"), base_offset,
-                              index_bytes, index_access::read_write);
-  if (!o) return std::move(o).error();
-  auto t = time_index::open(dir + "/" + segment_file_name(base_offset, ".timeindex"), base_offset,
-                            index_bytes, index_access::read_write);
-  if (!t) return std::move(t).error();
-  const int64_t mtime_ms =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-  std::unique_ptr<segment> s(new segment(dir, base_offset, std::move(*file), std::move(*o),
-                                         std::move(*t), config, mtime_ms));
+  if (::fstat(s->fd(), &st) != 0) return error::from_errno(errno, "fstat", s->file()->path);
+  s->_created_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
   s->_size = static_cast<uint64_t>(st.st_size);
   if (s->_times.entries() > 0) {
     const auto last = s->_times.last_entry();

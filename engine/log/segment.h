@@ -36,6 +36,9 @@ struct segment_file {
 
 // "00000000000000000042" + suffix (".log", ".index", ".timeindex", ...).
 std::string segment_file_name(int64_t base_offset, std::string_view suffix);
+// Unlinks a segment's .log, .index and .timeindex (missing ones are fine;
+// other failures are logged: the files are garbage either way).
+void remove_segment_files(const std::string& dir, int64_t base_offset);
 // The base offset of a file named by segment_file_name, or -1.
 int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) noexcept;
 
@@ -91,6 +94,9 @@ class segment {
   const std::string& dir() const noexcept { return _dir; }
 
  private:
+  static result<std::unique_ptr<segment>> open_files(const std::string& dir, int64_t base_offset,
+                                                     const log_config& config, int log_flags,
+                                                     int64_t created_ms);
   segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_file> file, offset_index o,
           time_index t, const log_config& config, int64_t created_ms) noexcept;
 
