@@ -87,7 +87,7 @@ partition_log::partition_log(std::string dir, log_config config, flusher& f) noe
 partition_log::~partition_log() {
   RINGLOG_ASSERT(_waiters.empty() && _pending.empty(),
                  "partition log {} destroyed with work in flight (close() it first)", _dir);
-  RINGLOG_ASSERT(!_in_flusher, "partition log {} destroyed while queued for a flush", _dir);
+  RINGLOG_ASSERT(!_in_flusher && !_syncing, "partition log {} destroyed during a flush", _dir);
   if (_dir_fd >= 0) ::close(_dir_fd);
 }
 
@@ -226,6 +226,7 @@ task<void> partition_log::flush_after(int64_t delay_ms) {
 }
 
 partition_log::sync_plan partition_log::begin_sync() {
+  _syncing = true;
   _unflushed_messages = 0;
   sync_plan plan;
   plan.target = _written;
@@ -236,6 +237,7 @@ partition_log::sync_plan partition_log::begin_sync() {
 }
 
 void partition_log::end_sync(const sync_plan& plan, const status& st) {
+  _syncing = false;
   if (!st) {
     go_offline(st.error());
     return;
@@ -280,7 +282,9 @@ task<status> partition_log::close() {
   while (_flush_timer_armed) co_await yield();
   status st = co_await flush();
   while (!_waiters.empty()) co_await yield();
-  while (_in_flusher) co_await yield();
+  // A round that took this log (even one with nothing left to sync) still
+  // holds it until its end_sync.
+  while (_in_flusher || _syncing) co_await yield();
   if (!_segments.empty() && !_offline) {
     if (status s = active().seal(); !s && st) st = s;
   }

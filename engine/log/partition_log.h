@@ -247,7 +247,8 @@ class partition_log {
   int64_t _unflushed_messages = 0;
   bool _flush_timer_armed = false;
   cancel_source _flush_timer_cancel;
-  bool _in_flusher = false;
+  bool _in_flusher = false;  // queued for the next flush round
+  bool _syncing = false;     // taken by a round that has not ended yet
   std::vector<struct durable_waiter*> _waiters;
   std::optional<error> _offline;
   recovery_report _recovery;
