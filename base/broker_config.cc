@@ -250,6 +250,14 @@ const std::vector<binding>& bindings() {
         .doc = "Shards (one thread and io_uring each); 0 runs one per available core.",
         .kafka_name = false},
        &broker_config::ringlog_shards},
+      {{.name = "ringlog.shards.pin",
+        .type = key_type::boolean,
+        .default_text = "false",
+        .doc = "Pin shard i to the i-th allowed core. Off by default: on shared or virtual "
+               "hosts a pinned shard waits whenever another process holds its core (see "
+               "BENCHMARKS.md); on a dedicated host, pinning avoids migrations.",
+        .kafka_name = false},
+       &broker_config::ringlog_shards_pin},
       {{.name = "ringlog.log.level",
         .type = key_type::string,
         .default_text = "info",

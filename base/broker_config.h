@@ -51,6 +51,7 @@ struct broker_config {
   int64_t log_cleaner_dedupe_buffer_size = 0;
   std::vector<std::string> log_cleanup_policy;
   int32_t ringlog_shards = 0;  // 0: one shard per available core (the runtime decides)
+  bool ringlog_shards_pin = false;
   log_level ringlog_log_level = log_level::info;
   int32_t ringlog_io_uring_entries = 0;
 

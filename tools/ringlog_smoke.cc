@@ -153,7 +153,8 @@ int run(int argc, char** argv) {
   }
 
   runtime rt(runtime_options{.shards = static_cast<unsigned>(config->ringlog_shards),
-                             .ring_entries = static_cast<unsigned>(config->ringlog_io_uring_entries)});
+                             .ring_entries = static_cast<unsigned>(config->ringlog_io_uring_entries),
+                             .pin_threads = config->ringlog_shards_pin});
   if (status st = rt.start(); !st) {
     RINGLOG_ERROR("cannot start the runtime: {}", st.error().message());
     return 1;

@@ -19,6 +19,8 @@
 //                         fallocated to 1 GiB, as fio lays out its file, so
 //                         both measure data syncs rather than one of them also
 //                         journaling size and extent changes on every sync.
+//                         linked:0 awaits the write, then the fdatasync;
+//                         linked:1 submits them as one io_uring chain.
 //
 // Each benchmark's iteration loop runs inside a coroutine on shard 0 while the
 // main thread waits in block_on, so the measured code is the shard's own.
@@ -43,7 +45,7 @@
 namespace ringlog {
 namespace {
 
-std::unique_ptr<runtime> make_runtime(bool msg_ring, bool pinned = true) {
+std::unique_ptr<runtime> make_runtime(bool msg_ring, bool pinned = false) {
   auto rt = std::make_unique<runtime>(
       runtime_options{.shards = 2, .pin_threads = pinned, .use_msg_ring = msg_ring});
   if (status st = rt->start(); !st) {
@@ -133,18 +135,25 @@ void BM_ThreadPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_ThreadPingPong)->UseRealTime();
 
-task<void> write_sync_loop(benchmark::State* state, int fd) {
+task<void> write_sync_loop(benchmark::State* state, int fd, bool linked) {
   std::vector<std::byte> block(4096, std::byte{0x5a});
   uint64_t offset = 0;
   for (auto _ : *state) {
-    auto w = co_await io::write(fd, block, offset);
-    if (!w || *w != block.size()) {
-      state->SkipWithError("write failed");
-      break;
-    }
-    if (!co_await io::fdatasync(fd)) {
-      state->SkipWithError("fdatasync failed");
-      break;
+    if (linked) {
+      if (!co_await io::write_fdatasync(fd, block, offset)) {
+        state->SkipWithError("write_fdatasync failed");
+        break;
+      }
+    } else {
+      auto w = co_await io::write(fd, block, offset);
+      if (!w || *w != block.size()) {
+        state->SkipWithError("write failed");
+        break;
+      }
+      if (!co_await io::fdatasync(fd)) {
+        state->SkipWithError("fdatasync failed");
+        break;
+      }
     }
     offset += block.size();
   }
@@ -164,12 +173,18 @@ void BM_Write4kFdatasync(benchmark::State& state) {
     ::close(fd);
     return;
   }
-  auto rt = make_runtime(true);
-  rt->block_on(0, write_sync_loop(&state, fd));
+  auto rt = make_runtime(true, state.range(1) == 1);
+  rt->block_on(0, write_sync_loop(&state, fd, state.range(0) == 1));
   ::close(fd);
   ::unlink(path.c_str());
 }
-BENCHMARK(BM_Write4kFdatasync)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_Write4kFdatasync)
+    ->ArgNames({"linked", "pinned"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->UseRealTime()
+    ->MinTime(3.0);
 
 }  // namespace
 }  // namespace ringlog

@@ -195,12 +195,12 @@ result<load_report> log_manager::start() {
 task<result<load_report>> log_manager::load_shard() {
   const unsigned me = shard::current()->id();
   load_report report;
-  struct todo {
+  struct to_open {
     topic_partition tp;
     size_t dir_index;
     recovery_state state;
   };
-  std::vector<todo> mine;
+  std::vector<to_open> mine;
   for (size_t di = 0; di < _dirs.size(); ++di) {
     dir_state& d = *_dirs[di];
     DIR* dp = ::opendir(d.path.c_str());
@@ -231,7 +231,7 @@ task<result<load_report>> log_manager::load_shard() {
     const size_t end = std::min(mine.size(), i + _config.load_parallelism);
     std::vector<task<result<std::unique_ptr<partition_log>>>> opens;
     for (size_t j = i; j < end; ++j) {
-      const todo& t = mine[j];
+      const to_open& t = mine[j];
       opens.push_back(partition_log::open(_dirs[t.dir_index]->path + "/" + t.tp.dir_name(),
                                           _topic_config(t.tp.topic), local_state.flush, t.state));
     }

@@ -1,5 +1,6 @@
 #include "engine/runtime/io.h"
 
+#include <fmt/core.h>
 #include <liburing.h>
 
 #include <cerrno>
@@ -177,6 +178,33 @@ status_op nop() noexcept {
   auto o = make<status_op>("nop");
   io_uring_prep_nop(&o.sqe);
   return o;
+}
+
+write_fdatasync_op::write_fdatasync_op(int fd, std::span<const std::byte> buf,
+                                       uint64_t offset) noexcept
+    : _size(buf.size()) {
+  io_uring_prep_write(&_write, fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
+  io_uring_prep_fsync(&_sync, fd, IORING_FSYNC_DATASYNC);
+}
+
+void write_fdatasync_op::await_suspend(std::coroutine_handle<> h) noexcept {
+  shard* s = shard::current();
+  RINGLOG_ASSERT(s != nullptr, "write_fdatasync awaited outside a shard thread");
+  // The write's completion is posted before the sync's (the chain's order),
+  // so resuming on the sync's sees both.
+  _write_c.waiter = std::noop_coroutine();
+  _sync_c.waiter = h;
+  s->submit_chain(_write, &_write_c, _sync, &_sync_c);
+}
+
+result<size_t> write_fdatasync_op::await_resume() const {
+  if (_write_c.res < 0) return error::from_errno(-_write_c.res, "write");
+  if (static_cast<size_t>(_write_c.res) != _size) {
+    return error::from_errno(EIO, "write",
+                             fmt::format("short write of {} of {} bytes; not synced", _write_c.res, _size));
+  }
+  if (_sync_c.res < 0) return error::from_errno(-_sync_c.res, "fdatasync");
+  return _size;
 }
 
 }  // namespace ringlog::io

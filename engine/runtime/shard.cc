@@ -138,6 +138,20 @@ void shard::submit(const io_uring_sqe& proto, completion* c, const void* link_ti
   }
 }
 
+void shard::submit_chain(const io_uring_sqe& first, completion* first_c, const io_uring_sqe& second,
+                         completion* second_c) {
+  RINGLOG_ASSERT(t_current == this, "shard {} submitting from another thread", _id);
+  if (io_uring_sq_space_left(_ring.get()) < 2) io_uring_submit(_ring.get());  // one submit per chain
+  io_uring_sqe* a = get_sqe();
+  *a = first;
+  a->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(a, tagged(first_c, k_tag_op));
+  io_uring_sqe* b = get_sqe();
+  *b = second;
+  io_uring_sqe_set_data64(b, tagged(second_c, k_tag_op));
+  _in_flight += 2;
+}
+
 void shard::cancel(completion* c) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, tagged(c, k_tag_op), 0);

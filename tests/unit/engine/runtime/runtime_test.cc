@@ -3,6 +3,7 @@
 // MSG_RING and with the eventfd fallback), errors as values, spawn failures
 // logged, and a stop that drains.
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -435,6 +437,34 @@ TEST(RuntimeStart, ReportsAnUnusableRingAsAnError) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().sys_errno(), EINVAL);
   EXPECT_EQ(st.error().op(), "io_uring_queue_init");
+}
+
+}  // namespace
+}  // namespace ringlog
+
+namespace ringlog {
+namespace {
+
+task<int> cores_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) co_return -1;
+  co_return CPU_COUNT(&set);
+}
+
+TEST(RuntimePinning, PinnedShardsRunOnOneCoreEach) {
+  runtime pinned(runtime_options{.shards = 2, .pin_threads = true});
+  ASSERT_TRUE(pinned.start());
+  EXPECT_EQ(pinned.block_on(0, cores_allowed()), 1);
+  EXPECT_EQ(pinned.block_on(1, cores_allowed()), 1);
+  pinned.stop();
+  cpu_set_t process;
+  CPU_ZERO(&process);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof process, &process), 0);
+  runtime free_threads(runtime_options{.shards = 1});
+  ASSERT_TRUE(free_threads.start());
+  EXPECT_EQ(free_threads.block_on(0, cores_allowed()), CPU_COUNT(&process)) << "unpinned by default";
+  free_threads.stop();
 }
 
 }  // namespace
