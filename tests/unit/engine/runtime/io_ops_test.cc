@@ -164,5 +164,26 @@ TEST_F(IoOpsTest, FileAndDirectoryOperations) {
                                            "removed", "unlinkat: No such file or directory (errno 2)"}));
 }
 
+task<std::vector<std::string>> linked_write_sync(std::string path) {
+  std::vector<std::string> out;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  auto ok_write = co_await io::write_fdatasync(fd, bytes_of("durable"), 10);
+  out.push_back(ok_write ? std::to_string(*ok_write) : ok_write.error().message());
+  char back[8] = {};
+  (void)::pread(fd, back, 7, 10);
+  out.push_back(back);
+  ::close(fd);
+  const int ro = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  auto bad = co_await io::write_fdatasync(ro, bytes_of("x"), 0);
+  out.push_back(bad ? "ok" : bad.error().message());
+  ::close(ro);
+  co_return out;
+}
+
+TEST_F(IoOpsTest, WriteFdatasyncChainsAndReportsTheWritesError) {
+  auto out = rt->block_on(0, linked_write_sync(dir + "/linked"));
+  EXPECT_EQ(out, (std::vector<std::string>{"7", "durable", "write: Bad file descriptor (errno 9)"}));
+}
+
 }  // namespace
 }  // namespace ringlog
