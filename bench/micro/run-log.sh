@@ -24,6 +24,7 @@ workloads=(
   "partitions:1/batch_kib:16/in_flight:64/"
   "partitions:1/batch_kib:16/in_flight:512/"
   "partitions:1/batch_kib:1024/in_flight:8/"
+  "partitions:1/batch_kib:1024/in_flight:32/"
   "partitions:1000/batch_kib:16/in_flight:256/"
   "partitions:1000/batch_kib:1024/in_flight:16/"
 )
