@@ -278,6 +278,9 @@ task<status> partition_log::flush() {
 task<status> partition_log::close() {
   // Appends in flight finish first: their writes complete, then flush.
   while ((!_pending.empty() && !_offline) || _writer_running) co_await yield();
+  // Offline, the writes after the failed one will never be acknowledged:
+  // forget them (the next start's recovery cuts whatever reached the file).
+  if (_offline) _pending.clear();
   _flush_timer_cancel.cancel();
   while (_flush_timer_armed) co_await yield();
   status st = co_await flush();

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +59,11 @@ task<void> appender(partition_log* log, int id, int out_fd) {
   for (int i = 0;; ++i) {
     auto batch = make_batch(id, i);
     auto r = co_await log->append(batch);
-    if (!r) co_return;
+    if (!r) {
+      const std::string line = "ERR " + r.error().message() + "\n";
+      (void)::write(out_fd, line.data(), line.size());
+      co_return;
+    }
     // The ack: written with one write(2), so lines never interleave.
     const std::string line = fmt::format("{} {} {} {}\n", id, i, r->base_offset, r->last_offset);
     if (::write(out_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) co_return;
@@ -83,6 +88,38 @@ int writer_main(const char* dir, int out_fd) {
   if (!rt.start()) return 2;
   flusher f;
   rt.block_on(0, writer(dir, out_fd, &f));
+  return 0;
+}
+
+// The disk-full writer: files may not grow past `limit_bytes` (RLIMIT_FSIZE,
+// so a write past it fails with EFBIG as a full disk fails with ENOSPC). It
+// appends until its log goes offline, then exits 0.
+task<void> limited_writer(std::string dir, int out_fd, flusher* f) {
+  auto log = co_await partition_log::open(
+      dir, log_config{.segment_bytes = 1 << 20, .index_max_bytes = 64 * 1024}, *f,
+      recovery_state{.recovery_point = 0});
+  if (!log) std::_Exit(3);
+  std::vector<task<void>> all;
+  for (int a = 0; a < k_appenders; ++a) all.push_back(appender(log->get(), a, out_fd));
+  co_await when_all(std::move(all));
+  // Once offline, the log refuses appends outright, naming why.
+  auto batch = make_batch(0, 0);
+  if (auto r = co_await (*log)->append(batch); !r) {
+    const std::string line = "ERR " + r.error().message() + "\n";
+    (void)::write(out_fd, line.data(), line.size());
+  }
+  (void)co_await (*log)->close();
+}
+
+int limited_writer_main(const char* dir, int out_fd, uint64_t limit_bytes) {
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit lim{limit_bytes, limit_bytes};
+  if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 5;
+  runtime rt(runtime_options{.shards = 1});
+  if (!rt.start()) return 2;
+  flusher f;
+  rt.block_on(0, limited_writer(dir, out_fd, &f));
+  rt.stop();
   return 0;
 }
 
@@ -196,6 +233,66 @@ void lose_unsynced_tail(const std::string& dir, int64_t last_acked, std::mt19937
 
 std::string self_path;
 
+std::vector<ack> parse_acks(const std::string& text, int64_t* last_acked, std::string* errors) {
+  std::vector<ack> acks;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;  // a partial line: the ack was not complete
+    ack a{};
+    if (std::sscanf(text.c_str() + pos, "%d %d %ld %ld", &a.appender, &a.index, &a.base, &a.last) == 4) {
+      acks.push_back(a);
+      *last_acked = std::max(*last_acked, a.last);
+    } else if (text.compare(pos, 4, "ERR ") == 0) {
+      errors->append(text, pos, nl - pos + 1);
+    }
+    pos = nl + 1;
+  }
+  return acks;
+}
+
+TEST(LogFault, AFullDiskTakesTheLogOfflineAndLosesNothingAcknowledged) {
+  const std::string dir = ::testing::TempDir() + fmt::format("ringlog-full-{}", ::getpid());
+  fs::remove_all(dir);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    ::execl(self_path.c_str(), self_path.c_str(), "--writer-limited", dir.c_str(),
+            std::to_string(fds[1]).c_str(), "262144", nullptr);
+    std::_Exit(127);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  ASSERT_TRUE(WIFEXITED(wstatus)) << "the writer died: " << wstatus;
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+
+  int64_t last_acked = -1;
+  std::string errors;
+  std::vector<ack> acks = parse_acks(text, &last_acked, &errors);
+  ASSERT_FALSE(acks.empty());
+  // Every appender was told, with the reason, rather than hanging or crashing.
+  EXPECT_NE(errors.find("File too large"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("log offline"), std::string::npos) << errors;
+  EXPECT_LE(fs::file_size(dir + "/00000000000000000000.log"), 262144u);
+
+  runtime rt(runtime_options{.shards = 1});
+  ASSERT_TRUE(rt.start());
+  flusher f;
+  verdict v = rt.block_on(0, verify(dir, acks, &f));
+  rt.stop();
+  for (const auto& p : v.problems) ADD_FAILURE() << p;
+  EXPECT_GT(v.log_end, last_acked);
+  EXPECT_EQ(v.appended_at, v.log_end) << "after the restart the log takes appends again";
+  if (!HasFailure()) fs::remove_all(dir);
+}
+
 TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
   const char* env_seed = std::getenv("RINGLOG_SEED");
   const int rounds = env_seed ? 1 : 25;
@@ -264,6 +361,10 @@ TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
 }  // namespace ringlog::storage
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--writer-limited") {
+    return ringlog::storage::limited_writer_main(argv[2], std::atoi(argv[3]),
+                                                 std::strtoull(argv[4], nullptr, 10));
+  }
   if (argc == 4 && std::string(argv[1]) == "--writer") {
     return ringlog::storage::writer_main(argv[2], std::atoi(argv[3]));
   }
