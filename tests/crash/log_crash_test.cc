@@ -55,13 +55,17 @@ std::vector<std::byte> make_batch(int appender, int index) {
   return std::move(*b.build());
 }
 
+void report_error(int out_fd, const error& e) {
+  const std::string line = "ERR " + e.message() + "\n";
+  (void)::write(out_fd, line.data(), line.size());
+}
+
 task<void> appender(partition_log* log, int id, int out_fd) {
   for (int i = 0;; ++i) {
     auto batch = make_batch(id, i);
     auto r = co_await log->append(batch);
     if (!r) {
-      const std::string line = "ERR " + r.error().message() + "\n";
-      (void)::write(out_fd, line.data(), line.size());
+      report_error(out_fd, r.error());
       co_return;
     }
     // The ack: written with one write(2), so lines never interleave.
@@ -70,55 +74,38 @@ task<void> appender(partition_log* log, int id, int out_fd) {
   }
 }
 
-task<void> writer(std::string dir, int out_fd, flusher* f) {
-  auto log = co_await partition_log::open(dir, log_config{.segment_bytes = 256 * 1024}, *f,
-                                          recovery_state{.recovery_point = 0});
+// Appends with k_appenders concurrent appenders until the parent kills it
+// (crash mode) or, with `limit_bytes`, until files may not grow past that
+// size (RLIMIT_FSIZE: a write past it fails with EFBIG as a full disk fails
+// with ENOSPC) and the log goes offline; then it checks that the offline log
+// refuses appends outright, closes it and exits 0.
+task<void> writer(std::string dir, int out_fd, flusher* f, bool limited) {
+  const log_config config = limited ? log_config{.segment_bytes = 1 << 20, .index_max_bytes = 64 * 1024}
+                                    : log_config{.segment_bytes = 256 * 1024};
+  auto log = co_await partition_log::open(dir, config, *f, recovery_state{.recovery_point = 0});
   if (!log) {
     std::fprintf(stderr, "writer: %s\n", log.error().message().c_str());
     std::_Exit(3);
   }
   std::vector<task<void>> all;
   for (int a = 0; a < k_appenders; ++a) all.push_back(appender(log->get(), a, out_fd));
-  co_await when_all(std::move(all));  // runs until the parent kills us
-  std::_Exit(4);
-}
-
-int writer_main(const char* dir, int out_fd) {
-  runtime rt(runtime_options{.shards = 1, .pin_threads = false});
-  if (!rt.start()) return 2;
-  flusher f;
-  rt.block_on(0, writer(dir, out_fd, &f));
-  return 0;
-}
-
-// The disk-full writer: files may not grow past `limit_bytes` (RLIMIT_FSIZE,
-// so a write past it fails with EFBIG as a full disk fails with ENOSPC). It
-// appends until its log goes offline, then exits 0.
-task<void> limited_writer(std::string dir, int out_fd, flusher* f) {
-  auto log = co_await partition_log::open(
-      dir, log_config{.segment_bytes = 1 << 20, .index_max_bytes = 64 * 1024}, *f,
-      recovery_state{.recovery_point = 0});
-  if (!log) std::_Exit(3);
-  std::vector<task<void>> all;
-  for (int a = 0; a < k_appenders; ++a) all.push_back(appender(log->get(), a, out_fd));
-  co_await when_all(std::move(all));
-  // Once offline, the log refuses appends outright, naming why.
+  co_await when_all(std::move(all));  // crash mode: runs until the parent kills us
+  if (!limited) std::_Exit(4);
   auto batch = make_batch(0, 0);
-  if (auto r = co_await (*log)->append(batch); !r) {
-    const std::string line = "ERR " + r.error().message() + "\n";
-    (void)::write(out_fd, line.data(), line.size());
-  }
+  if (auto r = co_await (*log)->append(batch); !r) report_error(out_fd, r.error());
   (void)co_await (*log)->close();
 }
 
-int limited_writer_main(const char* dir, int out_fd, uint64_t limit_bytes) {
-  ::signal(SIGXFSZ, SIG_IGN);
-  rlimit lim{limit_bytes, limit_bytes};
-  if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 5;
+int writer_main(const char* dir, int out_fd, uint64_t limit_bytes) {
+  if (limit_bytes > 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{limit_bytes, limit_bytes};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 5;
+  }
   runtime rt(runtime_options{.shards = 1});
   if (!rt.start()) return 2;
   flusher f;
-  rt.block_on(0, limited_writer(dir, out_fd, &f));
+  rt.block_on(0, writer(dir, out_fd, &f, limit_bytes > 0));
   rt.stop();
   return 0;
 }
@@ -233,6 +220,29 @@ void lose_unsynced_tail(const std::string& dir, int64_t last_acked, std::mt19937
 
 std::string self_path;
 
+// Starts this binary as a writer (see main) on `dir`; returns its pid and the
+// read end of the pipe it reports acknowledgements on.
+std::pair<pid_t, int> start_writer(const std::string& dir, uint64_t limit_bytes) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {-1, -1};
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(fds[0]);
+    ::execl(self_path.c_str(), self_path.c_str(), "--writer", dir.c_str(),
+            std::to_string(fds[1]).c_str(), std::to_string(limit_bytes).c_str(), nullptr);
+    std::_Exit(127);
+  }
+  ::close(fds[1]);
+  return {child, fds[0]};
+}
+
+// Appends what `fd` has until its writer closes it.
+void read_rest(int fd, std::string& text) {
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+}
+
 std::vector<ack> parse_acks(const std::string& text, int64_t* last_acked, std::string* errors) {
   std::vector<ack> acks;
   for (size_t pos = 0; pos < text.size();) {
@@ -253,21 +263,10 @@ std::vector<ack> parse_acks(const std::string& text, int64_t* last_acked, std::s
 TEST(LogFault, AFullDiskTakesTheLogOfflineAndLosesNothingAcknowledged) {
   const std::string dir = ::testing::TempDir() + fmt::format("ringlog-full-{}", ::getpid());
   fs::remove_all(dir);
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
+  const auto [child, out] = start_writer(dir, 262144);
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    ::execl(self_path.c_str(), self_path.c_str(), "--writer-limited", dir.c_str(),
-            std::to_string(fds[1]).c_str(), "262144", nullptr);
-    std::_Exit(127);
-  }
-  ::close(fds[1]);
   std::string text;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
+  read_rest(out, text);
   int wstatus = 0;
   ::waitpid(child, &wstatus, 0);
   ASSERT_TRUE(WIFEXITED(wstatus)) << "the writer died: " << wstatus;
@@ -303,23 +302,14 @@ TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
     const std::string dir = ::testing::TempDir() + fmt::format("ringlog-crash-{}-{}", ::getpid(), round);
     fs::remove_all(dir);
 
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
+    const auto [child, out] = start_writer(dir, 0);
     ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      ::execl(self_path.c_str(), self_path.c_str(), "--writer", dir.c_str(), std::to_string(fds[1]).c_str(),
-              nullptr);
-      std::_Exit(127);
-    }
-    ::close(fds[1]);
     // Let the writer open its log and acknowledge something first (slow
     // under sanitizers), then kill it at a random moment of its appends.
     std::string text;
     char buf[65536];
     while (text.find('\n') == std::string::npos) {
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      const ssize_t n = ::read(out, buf, sizeof buf);
       if (n <= 0) break;
       text.append(buf, static_cast<size_t>(n));
     }
@@ -329,20 +319,10 @@ TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
     ::waitpid(child, &wstatus, 0);
     ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the writer exited on its own: " << wstatus;
 
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-    ::close(fds[0]);
-    std::vector<ack> acks;
+    read_rest(out, text);
     int64_t last_acked = -1;
-    for (size_t pos = 0; pos < text.size();) {
-      const size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) break;  // a partial line: the ack was not complete
-      ack a{};
-      if (std::sscanf(text.c_str() + pos, "%d %d %ld %ld", &a.appender, &a.index, &a.base, &a.last) == 4) {
-        acks.push_back(a);
-        last_acked = std::max(last_acked, a.last);
-      }
-      pos = nl + 1;
-    }
+    std::string errors;
+    std::vector<ack> acks = parse_acks(text, &last_acked, &errors);
     lose_unsynced_tail(dir, last_acked, rng);
 
     runtime rt(runtime_options{.shards = 1, .pin_threads = false});
@@ -361,12 +341,10 @@ TEST(LogCrash, AcknowledgedBatchesSurviveSigkillAndTornTails) {
 }  // namespace ringlog::storage
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--writer-limited") {
-    return ringlog::storage::limited_writer_main(argv[2], std::atoi(argv[3]),
-                                                 std::strtoull(argv[4], nullptr, 10));
-  }
-  if (argc == 4 && std::string(argv[1]) == "--writer") {
-    return ringlog::storage::writer_main(argv[2], std::atoi(argv[3]));
+  // Child mode: --writer DIR FD LIMIT_BYTES (0: no limit, killed by the parent).
+  if (argc == 5 && std::string(argv[1]) == "--writer") {
+    return ringlog::storage::writer_main(argv[2], std::atoi(argv[3]),
+                                         std::strtoull(argv[4], nullptr, 10));
   }
   ringlog::storage::self_path = std::filesystem::canonical("/proc/self/exe").string();
   ::testing::InitGoogleTest(&argc, argv);
