@@ -213,7 +213,7 @@ task<result<load_report>> log_manager::load_shard() {
         continue;
       }
       auto tp = topic_partition::from_dir_name(name);
-      if (!tp || shard_of(*tp) != me) continue;
+      if (!tp || tp->topic == k_cluster_metadata_topic || shard_of(*tp) != me) continue;
       struct stat st;
       if (::stat((d.path + "/" + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       recovery_state rs;

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -58,6 +59,11 @@ struct load_report {
 };
 
 inline constexpr const char* k_clean_shutdown_file = ".kafka_cleanshutdown";
+// The KRaft metadata log's topic. Its partition directory (in the first log
+// dir) belongs to the controller, which opens it on its own shard
+// (controller/metadata_log.h); start() does not load it as a data partition,
+// as Kafka's LogManager does not: two logs on one directory would corrupt it.
+inline constexpr std::string_view k_cluster_metadata_topic = "__cluster_metadata";
 
 class log_manager {
  public:

@@ -268,10 +268,27 @@ void partition_log::go_offline(error e) {
   _waiters.clear();
 }
 
+void partition_log::set_config(const log_config& config) {
+  const bool was_relaxed = relaxed();
+  const position visible = _written;
+  _config = config;
+  if (was_relaxed && !relaxed() && _durable.offset < visible.offset) {
+    _visible_floor = visible;
+    _flusher.mark_dirty(this);
+  }
+}
+
 task<status> partition_log::flush() {
   if (_offline) co_return *_offline;
   if (_durable.offset >= _written.offset && !_dir_dirty) co_return ok();
   durable_waiter waiter{this, _written.offset, {}, {}};
+  co_return co_await waiter;
+}
+
+task<status> partition_log::wait_durable(int64_t end_offset) {
+  if (_offline) co_return *_offline;
+  if (relaxed() || _durable.offset >= end_offset) co_return ok();
+  durable_waiter waiter{this, end_offset, {}, {}};
   co_return co_await waiter;
 }
 
@@ -295,8 +312,9 @@ task<status> partition_log::close() {
 }
 
 task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes, read_bound bound) {
-  if (bound == read_bound::high_watermark) bound = relaxed() ? read_bound::written : read_bound::durable;
-  const position end = bound == read_bound::durable ? _durable : _written;
+  const position end = bound == read_bound::high_watermark ? visible_end()
+                       : bound == read_bound::durable      ? _durable
+                                                           : _written;
   if (offset < _log_start_offset || offset > end.offset) {
     co_return make_error(errc::offset_out_of_range, "read",
                          fmt::format("{}: offset {} is outside [{}, {}]", _dir, offset,
@@ -413,7 +431,7 @@ task<result<std::optional<timestamp_and_offset>>> partition_log::offset_for_time
   using answer = std::optional<timestamp_and_offset>;
   if (ts == k_latest_timestamp) co_return answer(timestamp_and_offset{-1, high_watermark()});
   if (ts == k_earliest_timestamp) co_return answer(timestamp_and_offset{-1, _log_start_offset});
-  const position end = relaxed() ? _written : _durable;
+  const position end = visible_end();
 
   // The segment to search: the first whose newest record is recent enough
   // (for k_max_timestamp, the one holding the largest timestamp).
@@ -511,6 +529,7 @@ task<status> partition_log::truncate_to(int64_t offset) {
   const position end{_next_offset, seg.base_offset(), seg.size()};
   if (_written.offset > end.offset) _written = end;
   if (_durable.offset > end.offset) _durable = end;
+  if (_visible_floor.offset > end.offset) _visible_floor = end;
   _log_start_offset = std::min(_log_start_offset, _next_offset);
   _unsynced.push_back(seg.file());
   _flusher.mark_dirty(this);

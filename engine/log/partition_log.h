@@ -156,8 +156,24 @@ class partition_log {
   // Bytes of all segments.
   uint64_t size_bytes() const noexcept;
 
+  // Replaces the log's settings (a topic config change), on the owning shard.
+  // max.message.bytes applies from the next append, retention.* from the next
+  // retention pass, flush.* at once; segment.bytes, segment.ms,
+  // segment.index.bytes and index.interval.bytes from the next segment on
+  // (the active segment keeps the limits it was created with). Going from
+  // relaxed durability to fsync-per-batch never moves the high watermark
+  // back: what was visible when the change came stays visible while the
+  // flusher makes it durable.
+  void set_config(const log_config& config);
+  const log_config& config() const noexcept { return _config; }
+
   // Makes everything written so far durable.
   task<status> flush();
+  // Returns once every offset below `end_offset` is durable (at once when
+  // it is, or when the topic's flush.messages / flush.ms relax durability).
+  // For an answer that repeats an earlier append's offsets (an idempotent
+  // producer's retry) while that append may still be waiting for its sync.
+  task<status> wait_durable(int64_t end_offset);
   // Waits for writes in flight, flushes, and seals the active segment's
   // indexes (trims them, so Kafka's tools read them as Kafka's own).
   task<status> close();
@@ -167,7 +183,7 @@ class partition_log {
   int64_t written_end() const noexcept { return _written.offset; }
   int64_t durable_end() const noexcept { return _durable.offset; }
   // The high watermark on a single node (see read_bound::high_watermark).
-  int64_t high_watermark() const noexcept { return relaxed() ? _written.offset : _durable.offset; }
+  int64_t high_watermark() const noexcept { return visible_end().offset; }
   // flush.messages or flush.ms is set: appends return once written, and the
   // flusher syncs every flush.messages messages or flush.ms milliseconds.
   bool relaxed() const noexcept {
@@ -212,6 +228,12 @@ class partition_log {
   partition_log(std::string dir, log_config config, flusher& flusher) noexcept;
 
   segment& active() noexcept { return *_segments.back(); }
+  // The end of what consumers see: the written end when relaxed, otherwise
+  // the durable end, but never below _visible_floor (see set_config).
+  position visible_end() const noexcept {
+    if (relaxed()) return _written;
+    return _durable.offset >= _visible_floor.offset ? _durable : _visible_floor;
+  }
   segment* find_segment(int64_t offset) noexcept;
   status roll(int64_t now_ms);
   void write_completed(uint64_t seq);
@@ -236,6 +258,10 @@ class partition_log {
   int64_t _next_offset = 0;
   position _written;
   position _durable;
+  // The written end when the log last went from relaxed to fsync-per-batch:
+  // consumers had seen up to it, so the high watermark stays there until the
+  // durable end passes it.
+  position _visible_floor;
   std::deque<pending_write> _pending;
   uint64_t _pending_first_seq = 0;
   std::vector<queued_write> _write_queue;
