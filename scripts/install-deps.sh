@@ -15,6 +15,9 @@ packages=(
   # tests/integration/kafka_python_parity: kafka-python's record parser reads our
   # segments; it decodes snappy, lz4 and zstd only with these codec modules
   python3-kafka python3-snappy python3-lz4 python3-zstandard
+  # tests/integration: real Kafka clients against ringlog-broker (librdkafka's
+  # kcat and confluent-kafka-python, kafka-python above; pytest runs them)
+  kcat python3-confluent-kafka python3-pytest
 )
 
 sudo_cmd=()
@@ -43,3 +46,13 @@ install_missing "${packages[@]}"
 # Debian 12, clang 18 on Ubuntu 24.04).
 clang_major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
 install_missing "libclang-rt-${clang_major}-dev"
+
+# kafkajs for tests/integration/node: Node.js from Debian when the host has
+# none, then the exact versions pinned in package-lock.json from npm.
+command -v node >/dev/null || install_missing nodejs
+command -v npm >/dev/null || install_missing npm
+node_dir="$(dirname "$0")/../tests/integration/node"
+if [ ! -f "$node_dir/node_modules/kafkajs/package.json" ]; then
+  echo "install-deps: installing kafkajs (npm ci in tests/integration/node)" >&2
+  npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+fi

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds Release and starts Ringlog with the embedded
-# defaults (127.0.0.1:9092, data under ./ringlog-data). Arguments are passed on:
+# Installs the dependencies, builds Release and starts a single-node Ringlog
+# broker in the foreground with the embedded defaults (PLAINTEXT on
+# 127.0.0.1:9092, data under ./ringlog-data). Ctrl-C stops it cleanly.
+# Arguments are passed on to ringlog-broker:
 #   scripts/start.sh [CONFIG_FILE] [--override KEY=VALUE]...
-#
-# Until the broker lands (issue 4), this runs ringlog-smoke: the same config,
-# the same shards and log dirs, a health check of io_uring and fdatasync on
-# this host, and a report. It exits when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)"
-exec build/release/tools/ringlog-smoke "$@"
+cmake --build --preset release -j "$(nproc)" --target ringlog-broker ringlog-smoke ringlog-dump
+exec build/release/broker/ringlog-broker "$@"

@@ -188,7 +188,7 @@ int run(int argc, char** argv) {
   }
   rt.stop();
   if (healthy) {
-    RINGLOG_INFO("this host can run ringlog; the broker itself is not built yet (issue 4)");
+    RINGLOG_INFO("this host can run ringlog");
   }
   return healthy ? 0 : 1;
 }
