@@ -8,9 +8,12 @@
 // suspends (see net/request_handler.h), and each owning shard starts appends
 // in arrival order, so a pipelining producer's batches land in the order it
 // sent them.
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "broker/broker.h"
 #include "broker/handlers/common.h"
@@ -18,7 +21,9 @@
 #include "broker/kafka_errors.h"
 #include "broker/producer_state.h"
 #include "base/bytes.h"
+#include "base/clock.h"
 #include "controller/controller.h"
+#include "controller/topic_config.h"
 #include "engine/log/log_manager.h"
 #include "engine/record/errc.h"
 #include "engine/record/record_batch.h"
@@ -37,7 +42,38 @@ struct append_outcome {
   std::string message;
   int64_t base_offset = -1;
   int64_t log_start_offset = -1;
+  int64_t log_append_time_ms = -1;
 };
+
+// The topic's timestamp rules (message.timestamp.*), read from the image on
+// the connection's shard.
+struct timestamp_policy {
+  bool log_append_time = false;
+  int64_t before_max_ms = std::numeric_limits<int64_t>::max();
+  int64_t after_max_ms = std::numeric_limits<int64_t>::max();
+};
+
+timestamp_policy policy_of(const broker_config& config, const controller::topic& t) {
+  timestamp_policy p;
+  if (t.configs.empty()) return p;  // every key at its default
+  p.log_append_time =
+      controller::effective_topic_config(config, t.configs, "message.timestamp.type") == "LogAppendTime";
+  const std::string before = controller::effective_topic_config(config, t.configs, "message.timestamp.before.max.ms");
+  const std::string after = controller::effective_topic_config(config, t.configs, "message.timestamp.after.max.ms");
+  p.before_max_ms = std::stoll(before);
+  p.after_max_ms = std::stoll(after);
+  return p;
+}
+
+// Kafka's message.timestamp.before/after.max.ms for CreateTime batches,
+// checked on the batch's first and largest timestamps.
+bool timestamp_in_bounds(const record::record_batch_view& v, const timestamp_policy& p, int64_t now) {
+  const auto too_old = [&](int64_t ts) { return p.before_max_ms < now && ts < now - p.before_max_ms; };
+  const auto too_new = [&](int64_t ts) {
+    return p.after_max_ms < std::numeric_limits<int64_t>::max() - now && ts > now + p.after_max_ms;
+  };
+  return !too_old(v.base_timestamp()) && !too_new(v.max_timestamp());
+}
 
 task<result<storage::append_info>> append_one(storage::partition_log* log, std::span<std::byte> batch) {
   return log->append(batch, storage::durability::fsync);
@@ -57,7 +93,8 @@ struct batch_plan {
 // producers, its sequence), appends the accepted ones in order and wakes
 // fetches parked on the partition.
 task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
-                                  std::span<std::byte> records, int16_t version) {
+                                  std::span<std::byte> records, int16_t version,
+                                  const timestamp_policy& policy) {
   append_outcome out;
   storage::partition_log* log = b.logs().get(tp);
   if (log == nullptr) {
@@ -90,6 +127,7 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
   if (idempotent) producers = co_await b.producers().get(tp, *log);
   const uint32_t max_batch = static_cast<uint32_t>(log->config().max_message_bytes);
   int64_t next_offset = log->log_end_offset();
+  const int64_t now_ms = wall_ms();
   std::vector<task<result<storage::append_info>>> appends;
   std::vector<batch_plan*> appended;
   for (batch_plan& p : plan) {
@@ -111,6 +149,12 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       p.message = "transactional and control batches are not supported yet";
       continue;
     }
+    if (!policy.log_append_time && !timestamp_in_bounds(*view, policy, now_ms)) {
+      p.error = kafka_error::invalid_timestamp;
+      p.message = fmt::format("timestamps {}..{} are outside message.timestamp.before/after.max.ms of {}",
+                              view->base_timestamp(), view->max_timestamp(), now_ms);
+      continue;
+    }
     if (view->producer_id() >= 0) {
       const int32_t first = view->base_sequence();
       const int32_t last = last_sequence_of(first, view->last_offset_delta());
@@ -130,6 +174,12 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
                         batch_record{first, last, next_offset, next_offset + view->last_offset_delta()});
     }
     next_offset += int64_t{view->last_offset_delta()} + 1;
+    if (policy.log_append_time) {
+      // The broker's clock replaces the producer's: maxTimestamp and the
+      // timestamp-type bit are inside the CRC, which is recomputed.
+      record::set_max_timestamp_and_type(p.bytes, now_ms, record::timestamp_type::log_append_time);
+      out.log_append_time_ms = now_ms;
+    }
     appends.push_back(append_one(log, p.bytes));
     appended.push_back(&p);
   }
@@ -168,12 +218,14 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
 }
 
 task<void> produce_partition(broker& b, storage::topic_partition tp, std::span<std::byte> records,
-                             int16_t version, partition_response* response) {
+                             int16_t version, timestamp_policy policy, partition_response* response) {
   const unsigned owner = b.logs().shard_of(tp);
-  append_outcome r = co_await invoke_on(owner, [&] { return append_local(b, tp, records, version); });
+  append_outcome r =
+      co_await invoke_on(owner, [&] { return append_local(b, tp, records, version, policy); });
   response->error_code = protocol::code(r.error);
   response->base_offset = r.base_offset;
   response->log_start_offset = r.log_start_offset;
+  response->log_append_time_ms = r.log_append_time_ms;
   if (!r.message.empty()) response->error_message = std::move(r.message);
 }
 
@@ -193,6 +245,7 @@ task<net::reply> handle_produce(broker& b, net::request_context& ctx, protocol::
     topic_out.name = std::string(topic.name);
     topic_out.partition_responses.reserve(topic.partition_data.size());
     const auto* known = image->find_topic(topic.name);
+    const timestamp_policy policy = known != nullptr ? policy_of(b.config(), *known) : timestamp_policy{};
     for (auto& p : topic.partition_data) {
       auto& part_out = topic_out.partition_responses.emplace_back();
       part_out.index = p.index;
@@ -209,7 +262,8 @@ task<net::reply> handle_produce(broker& b, net::request_context& ctx, protocol::
         part_out.error_message = "no records";
       } else {
         work.push_back(produce_partition(b, storage::topic_partition{known->name, p.index},
-                                         p.records.bytes, ctx.header.api_version, &part_out));
+                                         p.records.bytes, ctx.header.api_version, policy,
+                                         &part_out));
       }
     }
   }

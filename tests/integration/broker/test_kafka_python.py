@@ -121,3 +121,34 @@ def test_waiting_consumer_is_woken_by_a_produce(broker):
     assert time.monotonic() - sent_at < 15, "the parked fetch waited out max_wait instead of waking"
     consumer.close()
     producer.close()
+
+
+def test_log_append_time_topic_stamps_the_brokers_clock(broker):
+    topic = unique_topic("logappend")
+    a = admin(broker)
+    a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                              topic_configs={"message.timestamp.type": "LogAppendTime"})])
+    a.close()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    before = int(time.time() * 1000)
+    md = producer.send(topic, value=b"x", timestamp_ms=1_000_000).get(timeout=30)
+    after = int(time.time() * 1000)
+    producer.close()
+    assert before - 1000 <= md.timestamp <= after + 1000, "the response carries the append time"
+    got = consume_all(broker, topic, 1, 1)
+    assert got[0].timestamp_type == 1
+    assert got[0].timestamp == md.timestamp
+
+
+def test_timestamp_too_old_for_the_topic_is_rejected(broker):
+    from kafka.errors import InvalidTimestampError
+    topic = unique_topic("oldts")
+    a = admin(broker)
+    a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                              topic_configs={"message.timestamp.before.max.ms": "60000"})])
+    a.close()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", retries=0)
+    with pytest.raises(InvalidTimestampError):
+        producer.send(topic, value=b"old", timestamp_ms=int(time.time() * 1000) - 3_600_000).get(timeout=30)
+    assert producer.send(topic, value=b"now").get(timeout=30).offset == 0
+    producer.close()
