@@ -77,6 +77,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   set_log_level(config->ringlog_log_level);
+  RINGLOG_INFO("effective configuration:\n{}", render_broker_config(*config));
 
   // Block the stop signals in every thread (shards inherit the mask); the
   // main thread takes them with sigwait.
@@ -96,8 +97,9 @@ int run(int argc, char** argv) {
   for (const auto& l : node.listeners()) {
     where.push_back(fmt::format("{}://{}:{}", l.name, l.host.empty() ? "0.0.0.0" : l.host, l.port));
   }
-  RINGLOG_INFO("ringlog-broker {} node {}: {} shards, {}", RINGLOG_VERSION, config->node_id,
-               node.rt().size(), node.rt().features());
+  RINGLOG_INFO("ringlog-broker {} node {} cluster {}: listeners {}, log.dirs {}, {} shards, {}",
+               RINGLOG_VERSION, config->node_id, node.cluster_id(), fmt::join(where, ","),
+               fmt::join(config->log_dirs, ","), node.rt().size(), node.rt().features());
   std::printf("ringlog-broker ready: %s\n", fmt::format("{}", fmt::join(where, " ")).c_str());
   std::fflush(stdout);
 

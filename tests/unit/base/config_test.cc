@@ -759,5 +759,30 @@ TEST(ConfigDocs, TableRowsMatchTypeDefaultAndRange) {
   }
 }
 
+// config/server.properties is the commented reference users copy: it names
+// every primary key with its default, and as shipped (all commented) it
+// loads to exactly the built-in defaults.
+TEST(ConfigDocs, ServerPropertiesListsEveryKeyWithItsDefault) {
+  std::ifstream in(RINGLOG_SOURCE_DIR "/config/server.properties");
+  ASSERT_TRUE(in.good()) << "cannot open config/server.properties";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string file = text.str();
+  auto defaults = load_broker_config(std::nullopt, {});
+  ASSERT_TRUE(defaults.has_value());
+  std::istringstream effective(render_broker_config(*defaults));
+  for (std::string line; std::getline(effective, line);) {
+    const std::string key = line.substr(0, line.find('='));
+    EXPECT_THAT(file, HasSubstr("\n#" + key + "="))
+        << "config/server.properties does not list " << key;
+    if (key != "advertised.listeners") {  // rendered as a copy of listeners
+      EXPECT_THAT(file, HasSubstr("\n#" + line + "\n")) << "default of " << key << " differs";
+    }
+  }
+  auto loaded = load_broker_config(std::string(RINGLOG_SOURCE_DIR "/config/server.properties"), {});
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  EXPECT_EQ(*loaded, *defaults);
+}
+
 }  // namespace
 }  // namespace ringlog
