@@ -272,6 +272,7 @@ void partition_log::set_config(const log_config& config) {
   const bool was_relaxed = relaxed();
   const position visible = _written;
   _config = config;
+  if (!_segments.empty()) active().set_roll_limits(config.segment_bytes, config.segment_ms);
   if (was_relaxed && !relaxed() && _durable.offset < visible.offset) {
     _visible_floor = visible;
     _flusher.mark_dirty(this);

@@ -157,10 +157,11 @@ class partition_log {
   uint64_t size_bytes() const noexcept;
 
   // Replaces the log's settings (a topic config change), on the owning shard.
-  // max.message.bytes applies from the next append, retention.* from the next
-  // retention pass, flush.* at once; segment.bytes, segment.ms,
+  // max.message.bytes, segment.bytes and segment.ms apply from the next
+  // append (the active segment rolls by the new limits, as in Kafka),
+  // retention.* from the next retention pass, flush.* at once;
   // segment.index.bytes and index.interval.bytes from the next segment on
-  // (the active segment keeps the limits it was created with). Going from
+  // (the active segment's indexes keep their size). Going from
   // relaxed durability to fsync-per-batch never moves the high watermark
   // back: what was visible when the change came stays visible while the
   // flusher makes it durable.

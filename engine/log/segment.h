@@ -71,6 +71,12 @@ class segment {
   // segment; false means roll first (size, age, full index, or a relative
   // offset that no longer fits in 32 bits).
   bool can_fit(uint64_t bytes, int64_t last_offset, int64_t now_ms) const noexcept;
+  // A topic's segment.bytes / segment.ms changed: the active segment rolls by
+  // the new limits from its next append on, as in Kafka.
+  void set_roll_limits(int64_t segment_bytes, int64_t segment_ms) noexcept {
+    _segment_bytes = segment_bytes;
+    _segment_ms = segment_ms;
+  }
 
   // Reserves the next `bytes` of the .log for a batch ending at last_offset
   // with the given max timestamp, adding index entries as Kafka does (one

@@ -230,6 +230,24 @@ TEST_F(PartitionLogTest, RollsSegmentsAndReadsAcrossThem) {
   EXPECT_LT(fs::file_size(dir + "/00000000000000000000.index"), 4096u);
 }
 
+// A smaller segment.bytes (AlterConfigs) rolls the active segment at its next
+// append, not only the segments created afterwards.
+TEST_F(PartitionLogTest, SegmentBytesChangeRollsTheActiveSegment) {
+  auto out = with_log({}, {}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    std::vector<int64_t> seen;
+    (void)co_await append_n(log, 20, 2);
+    seen.push_back(static_cast<int64_t>(log.segment_count()));
+    log_config smaller = log.config();
+    smaller.segment_bytes = 1024;
+    log.set_config(smaller);
+    (void)co_await append_n(log, 20, 2);
+    seen.push_back(static_cast<int64_t>(log.segment_count()));
+    co_return seen;
+  });
+  EXPECT_EQ(out[0], 1);
+  EXPECT_GT(out[1], 3);
+}
+
 TEST_F(PartitionLogTest, ReopensAfterCleanCloseWithoutRescanning) {
   log_config small;
   small.segment_bytes = 8192;
