@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything Ringlog needs to build, test and benchmark, from Debian's
-# packages only (Debian 12 / Ubuntu 24.04). Both README commands call it; it is
-# idempotent and skips apt entirely when every package is already present.
+# Installs everything Ringlog needs to build, test and benchmark: Debian's
+# packages (Debian 12 / Ubuntu 24.04), and the Node.js test clients pinned in
+# tests/integration/node/package-lock.json from npm. Both README commands call
+# it; it is idempotent and skips apt and npm when everything is present.
 set -euo pipefail
 
 packages=(
@@ -52,7 +53,10 @@ install_missing "libclang-rt-${clang_major}-dev"
 command -v node >/dev/null || install_missing nodejs
 command -v npm >/dev/null || install_missing npm
 node_dir="$(dirname "$0")/../tests/integration/node"
-if [ ! -f "$node_dir/node_modules/kafkajs/package.json" ]; then
-  echo "install-deps: installing kafkajs (npm ci in tests/integration/node)" >&2
+# npm ci again whenever package-lock.json changed since the last install.
+lock_sum=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$node_dir/node_modules/.ringlog-lock-sum" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "install-deps: installing the Node.js test clients (npm ci in tests/integration/node)" >&2
   npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > "$node_dir/node_modules/.ringlog-lock-sum"
 fi

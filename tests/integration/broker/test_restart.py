@@ -48,23 +48,36 @@ def test_clean_restart_keeps_topics_and_records(fresh_broker):
 
 
 def test_sigkill_loses_no_acknowledged_record(fresh_broker):
+    """An acks=all stream over 3 partitions, the broker SIGKILLed under it:
+    after the restart every message whose delivery report said "stored at
+    (partition, offset)" is at exactly that partition and offset."""
     b = fresh_broker.start()
     topic = unique_topic("kill")
-    acked = {}
+    partitions = 3
+    acked = {}        # (partition, offset) -> value, from the delivery reports
+    clashes = []      # two reports naming the same (partition, offset)
+    failed = [0]      # messages whose delivery failed (in flight at the kill)
     stop = threading.Event()
+
+    def on_delivery(err, msg):
+        if err is not None:
+            failed[0] += 1
+            return
+        where = (msg.partition(), msg.offset())
+        if where in acked:
+            clashes.append((where, acked[where], msg.value()))
+        acked[where] = msg.value()
 
     def produce():
         p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 1,
                       "message.timeout.ms": 5000, "retries": 0})
-
-        def on_delivery(err, msg):
-            if err is None:
-                acked[msg.offset()] = msg.value()
-
         i = 0
         while not stop.is_set():
             try:
-                p.produce(topic, value=f"m{i}".encode(), partition=0, on_delivery=on_delivery)
+                # Keys spread the stream over the partitions through
+                # librdkafka's partitioner; the report says where each went.
+                p.produce(topic, key=f"k{i % 17}".encode(), value=f"m{i}".encode(),
+                          on_delivery=on_delivery)
                 i += 1
             except BufferError:
                 pass
@@ -72,22 +85,39 @@ def test_sigkill_loses_no_acknowledged_record(fresh_broker):
         p.flush(6)
 
     # Create the topic first so the kill lands in the middle of appends.
+    a = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+    a.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    a.close()
     seed = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
-    seed.produce(topic, value=b"seed", partition=0)
+    for p in range(partitions):
+        seed.produce(topic, value=f"seed{p}".encode(), partition=p, on_delivery=on_delivery)
     assert seed.flush(30) == 0
-    acked[0] = b"seed"
 
     t = threading.Thread(target=produce)
     t.start()
     deadline = time.monotonic() + 30
-    while len(acked) < 2000 and time.monotonic() < deadline:
+    while len(acked) < 3000 and time.monotonic() < deadline:
         time.sleep(0.05)
     b.kill()
     stop.set()
     t.join()
-    assert len(acked) >= 100, "the producer got too few acknowledgements to test anything"
+    assert not clashes, f"two delivery reports for one offset: {clashes[:3]}"
+    per_partition = {p: sorted(o for q, o in acked if q == p) for p in range(partitions)}
+    assert all(len(offsets) >= 50 for offsets in per_partition.values()), (
+        f"too few acknowledgements to test anything: "
+        f"{ {p: len(o) for p, o in per_partition.items()} }")
 
     b.start()
-    got = read_partition(b, topic, 0, max(acked) + 1)
-    missing = [o for o in acked if got.get(o) != acked[o]]
-    assert not missing, f"{len(missing)} acknowledged records lost or changed, first {sorted(missing)[:5]}"
+    lost = []
+    moved = []
+    for p, offsets in per_partition.items():
+        got = read_partition(b, topic, p, offsets[-1] + 1)
+        for o in offsets:
+            if o not in got:
+                lost.append((p, o, acked[(p, o)]))
+            elif got[o] != acked[(p, o)]:
+                moved.append((p, o, acked[(p, o)], got[o]))
+    assert not lost, (f"{len(lost)} acknowledged records missing after the restart "
+                      f"(partition, offset, value), first {lost[:5]}")
+    assert not moved, (f"{len(moved)} acknowledged records not at their reported offset "
+                       f"(partition, offset, reported value, value found), first {moved[:5]}")

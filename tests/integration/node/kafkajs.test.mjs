@@ -4,51 +4,18 @@
 //   RINGLOG_BROKER=build/release/broker/ringlog-broker node --test kafkajs.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startBroker, stopBroker } from './broker.mjs';
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel, CompressionTypes } = kafkajs;
 
-let broker;
-let dataDir;
 let bootstrap;
 
 before(async () => {
-  const binary = process.env.RINGLOG_BROKER;
-  assert.ok(binary, 'set RINGLOG_BROKER to the ringlog-broker binary');
-  dataDir = mkdtempSync(join(tmpdir(), 'ringlog-kafkajs-'));
-  broker = spawn(binary, [
-    '--override', 'listeners=PLAINTEXT://127.0.0.1:0',
-    '--override', `log.dirs=${join(dataDir, 'data')}`,
-    '--override', 'ringlog.shards=2',
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: broker.stdout });
-  bootstrap = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('broker not ready in 30 s')), 30000);
-    broker.on('exit', (code) => reject(new Error(`broker exited with ${code}`)));
-    lines.on('line', (line) => {
-      const m = line.match(/^ringlog-broker ready: PLAINTEXT:\/\/(\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
+  bootstrap = await startBroker('kafkajs');
 });
 
-after(async () => {
-  if (broker && broker.exitCode === null) {
-    const exited = new Promise((resolve) => broker.on('exit', resolve));
-    broker.kill('SIGTERM');
-    const code = await exited;
-    assert.equal(code, 0, 'broker exit status after SIGTERM');
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+after(stopBroker);
 
 function client() {
   return new Kafka({ clientId: 'ringlog-kafkajs-test', brokers: [bootstrap], logLevel: logLevel.WARN });
