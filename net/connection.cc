@@ -131,7 +131,8 @@ task<void> connection::read_loop() {
     _in_begin += 4;
 
     auto request = std::make_unique<in_flight>();
-    request->frame.resize(static_cast<size_t>(size));
+    request->frame_bytes.reset(new std::byte[static_cast<size_t>(size)]);
+    request->frame = std::span<std::byte>(request->frame_bytes.get(), static_cast<size_t>(size));
     const size_t buffered = std::min(request->frame.size(), _in_end - _in_begin);
     std::memcpy(request->frame.data(), _in.data() + _in_begin, buffered);
     _in_begin += buffered;
@@ -156,7 +157,7 @@ task<void> connection::read_loop() {
       close_with("malformed request header");
       break;
     }
-    request->context.body = std::span<std::byte>(request->frame).subspan(reader.position());
+    request->context.body = request->frame.subspan(reader.position());
     request->context.connection = &_info;
     request->context.cancel = &_cancel;
 

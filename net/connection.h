@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,10 @@ class connection {
 
  private:
   struct in_flight {
-    std::vector<std::byte> frame;
+    // The request frame, left uninitialised until received (a zero-filled
+    // vector cost a memset of every produced byte: 6% of a produce profile).
+    std::unique_ptr<std::byte[]> frame_bytes;
+    std::span<std::byte> frame;
     request_context context;
     protocol::wire_writer out;
     reply action = reply::none;

@@ -75,8 +75,10 @@ bool timestamp_in_bounds(const record::record_batch_view& v, const timestamp_pol
   return !too_old(v.base_timestamp()) && !too_new(v.max_timestamp());
 }
 
-task<result<storage::append_info>> append_one(storage::partition_log* log, std::span<std::byte> batch) {
-  return log->append(batch, storage::durability::fsync);
+task<result<storage::append_info>> append_one(storage::partition_log* log,
+                                              record::record_batch_view view,
+                                              std::span<std::byte> batch) {
+  return log->append(view, batch, storage::durability::fsync);
 }
 
 // One batch of a records field, with what the producer checks decided.
@@ -180,7 +182,7 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       record::set_max_timestamp_and_type(p.bytes, now_ms, record::timestamp_type::log_append_time);
       out.log_append_time_ms = now_ms;
     }
-    appends.push_back(append_one(log, p.bytes));
+    appends.push_back(append_one(log, *view, p.bytes));
     appended.push_back(&p);
   }
   // when_all starts each append in order before the first one suspends, so

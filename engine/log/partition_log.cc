@@ -115,7 +115,15 @@ task<result<append_info>> partition_log::append(std::span<std::byte> batch, dura
   auto view = record::record_batch_view::parse(
       batch, {.max_batch_bytes = static_cast<size_t>(_config.max_message_bytes)});
   if (!view) co_return std::move(view).error();
-  RINGLOG_ASSERT(view->size_bytes() == batch.size(), "append takes exactly one batch");
+  co_return co_await append(*view, batch, d);
+}
+
+task<result<append_info>> partition_log::append(record::record_batch_view validated,
+                                                std::span<std::byte> batch, durability d) {
+  if (_offline) co_return *_offline;
+  const record::record_batch_view* view = &validated;
+  RINGLOG_ASSERT(view->bytes().data() == batch.data() && view->size_bytes() == batch.size(),
+                 "append takes exactly one batch, and its view");
 
   const int64_t base = _next_offset;
   const int64_t last = base + view->last_offset_delta();
