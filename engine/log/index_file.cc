@@ -33,6 +33,7 @@ result<index_file> index_file::open(std::string path, size_t entry_bytes, size_t
 
   const int fd = ::open(f._path.c_str(), flags, 0644);
   if (fd < 0) return error::from_errno(errno, "open", f._path);
+  bool created = false;  // zero bytes before we extended it: no entries
   if (writable) {
     // Check the size before extending: a torn file must not be padded into a
     // plausible one.
@@ -43,6 +44,7 @@ result<index_file> index_file::open(std::string path, size_t entry_bytes, size_t
       return error::from_errno(err, "fstat", f._path);
     }
     const auto size = static_cast<size_t>(st.st_size);
+    created = size == 0;
     const size_t cap = max_bytes / entry_bytes * entry_bytes;
     RINGLOG_ASSERT(cap > 0, "{}: max_bytes {} holds no {}-byte entry", f._path, max_bytes,
                    entry_bytes);
@@ -53,7 +55,10 @@ result<index_file> index_file::open(std::string path, size_t entry_bytes, size_t
     }
   }
   if (auto mapped = f.map_fd(fd); !mapped) return std::move(mapped).error();
-  f._entries = f.count_entries();
+  // Counting probes log2(slots) pages of the mapping; in a new sparse file
+  // each probe faults in a zero page (measured: 14% of a 1,000-partition
+  // CreateTopics was that memset), so a file that was empty is known empty.
+  f._entries = created ? 0 : f.count_entries();
   RINGLOG_ASSERT(f._entries <= f.max_entries(), "{}: {} entries in {} slots", f._path, f._entries,
                  f.max_entries());
   return f;
