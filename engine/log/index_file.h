@@ -56,6 +56,8 @@ class index_file {
   ~index_file();
 
   const std::string& path() const noexcept { return _path; }
+  // The file was renamed under its open descriptor; reopen() uses the new path.
+  void set_path(std::string path) noexcept { _path = std::move(path); }
   size_t entry_bytes() const noexcept { return _entry_bytes; }
   index_access access() const noexcept { return _access; }
   size_t entries() const noexcept { return _entries; }

@@ -106,7 +106,17 @@ std::unordered_map<std::string, int64_t> read_offsets(const std::string& dir, st
 
 log_manager::log_manager(runtime& rt, log_manager_config config)
     : _rt(rt), _config(std::move(config)) {
-  for (unsigned i = 0; i < rt.size(); ++i) _shards.push_back(std::make_unique<shard_state>());
+  // Each shard's cleaner gets an equal share of the dedupe buffer; it is
+  // allocated at the first clean, so shards without compacted logs pay
+  // nothing.
+  cleaner_config cleaner = _config.cleaner;
+  cleaner.dedupe_buffer_bytes =
+      std::max<size_t>(cleaner.dedupe_buffer_bytes / rt.size(), 2 * offset_map::entry_bytes);
+  cleaner.file_delete_delay_ms = _config.segment_delete_delay_ms;
+  for (unsigned i = 0; i < rt.size(); ++i) {
+    _shards.push_back(std::make_unique<shard_state>());
+    _shards.back()->cleaner = std::make_unique<log_cleaner>(cleaner);
+  }
   for (const auto& d : _config.log_dirs) {
     auto ds = std::make_unique<dir_state>();
     ds->path = d;
@@ -152,6 +162,7 @@ result<load_report> log_manager::start() {
     d->clean_shutdown = ::access(marker.c_str(), F_OK) == 0;
     d->recovery_points = read_offsets(d->path, recovery_point_checkpoint_file);
     d->log_starts = read_offsets(d->path, log_start_offset_checkpoint_file);
+    d->cleaner_offsets = read_offsets(d->path, cleaner_offset_checkpoint_file);
   }
 
   load_report total;
@@ -185,6 +196,10 @@ result<load_report> log_manager::start() {
       self->_shards[id]->loops_running = true;
       spawn(self->retention_loop(), "retention");
       if (id == 0) spawn(self->checkpoint_loop(), "checkpoints");
+      if (self->_config.cleaner_enable) {
+        self->_shards[id]->cleaner_running = true;
+        spawn(self->cleaner_loop(), "log cleaner");
+      }
       co_return;
     }(this, s));
   }
@@ -243,6 +258,10 @@ task<result<load_report>> log_manager::load_shard() {
       report.segments_scanned += (*r)->recovery().segments_scanned;
       report.bytes_truncated += (*r)->recovery().bytes_truncated;
       _dirs[mine[j].dir_index]->partitions.fetch_add(1, std::memory_order_relaxed);
+      // The cleaner starts from the log's cleaner checkpoint, or its start.
+      const auto& cleaned = _dirs[mine[j].dir_index]->cleaner_offsets;
+      auto cp = cleaned.find(mine[j].tp.dir_name());
+      local_state.cleaner->add(r->get(), cp != cleaned.end() ? cp->second : (*r)->log_start_offset());
       local_state.logs.emplace(mine[j].tp, local_log{std::move(*r), mine[j].dir_index});
     }
   }
@@ -266,6 +285,7 @@ task<result<partition_log*>> log_manager::create(topic_partition tp, log_config 
   }
   _dirs[best]->partitions.fetch_add(1, std::memory_order_relaxed);
   partition_log* raw = opened->get();
+  local().cleaner->add(raw, raw->log_start_offset());
   local().logs.emplace(std::move(tp), local_log{std::move(*opened), best});
   co_return raw;
 }
@@ -276,6 +296,7 @@ task<status> log_manager::remove(topic_partition tp) {
   if (it == logs.end()) co_return ok();
   local_log entry = std::move(it->second);
   logs.erase(it);
+  co_await local().cleaner->remove(entry.log.get());
   (void)co_await entry.log->close();
   const std::string path = entry.log->dir();
   entry.log.reset();
@@ -347,6 +368,76 @@ task<void> log_manager::retention_loop() {
   }
 }
 
+task<void> log_manager::cleaner_loop() {
+  shard_state& st = local();
+  while (!st.stop.cancelled()) {
+    auto cleaned = co_await st.cleaner->clean_once();
+    if (st.stop.cancelled()) break;
+    if (cleaned && *cleaned) {
+      if (!(*cleaned)->aborted) co_await write_cleaner_checkpoints();
+      continue;  // another log may be waiting; a clean always suspends
+    }
+    // Nothing to clean (or a failed log, logged by the cleaner): back off.
+    auto slept = co_await sleep_for(std::chrono::milliseconds(_config.cleaner.backoff_ms))
+                     .with_cancel(st.stop);
+    if (!slept) break;
+  }
+  st.cleaner_running = false;
+}
+
+std::vector<std::vector<checkpoint_entry>> log_manager::collect_cleaner_local() const {
+  std::vector<std::vector<checkpoint_entry>> rows(_dirs.size());
+  const shard_state& st = *_shards[shard::current()->id()];
+  for (const auto& [tp, l] : st.logs) {
+    if (!l.log->config().compacted()) continue;
+    if (auto first_dirty = st.cleaner->first_dirty_offset(l.log.get())) {
+      rows[l.dir_index].push_back({tp.topic, tp.partition, *first_dirty});
+    }
+  }
+  return rows;
+}
+
+task<void> log_manager::write_cleaner_checkpoints() {
+  co_await invoke_on(0, [this] { note_cleaner_checkpoint(); });
+}
+
+void log_manager::note_cleaner_checkpoint() {
+  RINGLOG_ASSERT(shard::current()->id() == 0, "cleaner checkpoints are written on shard 0");
+  _cleaner_checkpoint_wanted = true;
+  if (_cleaner_checkpoint_writing) return;  // the writer takes the request on its next turn
+  _cleaner_checkpoint_writing = true;
+  spawn(cleaner_checkpoint_writer(), "cleaner checkpoint");
+}
+
+task<void> log_manager::cleaner_checkpoint_writer() {
+  while (_cleaner_checkpoint_wanted) {
+    _cleaner_checkpoint_wanted = false;
+    if (auto st = co_await write_cleaner_checkpoints_now(); !st) {
+      RINGLOG_ERROR("cannot write cleaner checkpoints: {}", st.error().message());
+    }
+  }
+  _cleaner_checkpoint_writing = false;
+}
+
+task<status> log_manager::write_cleaner_checkpoints_now() {
+  std::vector<std::vector<checkpoint_entry>> all(_dirs.size());
+  for (unsigned s = 0; s < _rt.size(); ++s) {
+    auto rows = co_await invoke_on(s, [this] { return collect_cleaner_local(); });
+    for (size_t d = 0; d < _dirs.size(); ++d) {
+      all[d].insert(all[d].end(), rows[d].begin(), rows[d].end());
+    }
+  }
+  for (size_t d = 0; d < _dirs.size(); ++d) {
+    if (auto st = co_await write_file_atomically(_dirs[d]->path,
+                                                 std::string(cleaner_offset_checkpoint_file),
+                                                 format_offset_checkpoint(all[d]));
+        !st) {
+      co_return st;
+    }
+  }
+  co_return ok();
+}
+
 task<void> log_manager::checkpoint_loop() {
   shard_state& st = local();
   for (;;) {
@@ -362,6 +453,9 @@ task<void> log_manager::checkpoint_loop() {
 task<status> log_manager::close_shard() {
   shard_state& st = local();
   st.stop.cancel();
+  // A clean in progress ends (aborted) before the logs close.
+  st.cleaner->stop();
+  while (st.cleaner_running || st.cleaner->busy()) co_await yield();
   std::vector<task<status>> closes;
   for (auto& [tp, l] : st.logs) closes.push_back(l.log->close());
   auto results = co_await when_all(std::move(closes));
@@ -381,6 +475,10 @@ status log_manager::stop() {
   }
   status cp = _rt.block_on(0, [](log_manager* self) { return self->write_checkpoints(); }(this));
   if (!cp && first) first = cp;
+  _rt.block_on(0, [](log_manager* self) -> task<void> {
+    self->note_cleaner_checkpoint();
+    while (self->_cleaner_checkpoint_writing) co_await yield();
+  }(this));
   for (unsigned s = 0; s < _rt.size(); ++s) {
     _rt.block_on(s, [](log_manager* self, unsigned id) -> task<void> {
       self->_shards[id]->logs.clear();

@@ -7,9 +7,15 @@
 //
 // Per log dir, as Kafka keeps them: `recovery-point-offset-checkpoint` and
 // `log-start-offset-checkpoint` (written every checkpoint interval and at
-// stop), and the clean-shutdown marker `.kafka_cleanshutdown` (written at stop
-// after every log is flushed; removed at start). With the marker, start-up
-// re-reads nothing; without it, each log re-reads from its recovery point.
+// stop), `cleaner-offset-checkpoint` (each compacted log's first dirty
+// offset, written after every clean and at stop), and the clean-shutdown
+// marker `.kafka_cleanshutdown` (written at stop after every log is flushed;
+// removed at start). With the marker, start-up re-reads nothing; without it,
+// each log re-reads from its recovery point.
+//
+// Each shard runs a log cleaner (cleaner.h) over its logs whose
+// cleanup.policy includes compact, beside its retention loop; both start in
+// start() and stop in stop() before the logs close.
 //
 // Start-up loads the partitions of every shard in parallel (each shard opens
 // its own, several at a time). Deleting a partition renames its directory
@@ -29,6 +35,8 @@
 #include <vector>
 
 #include "base/result.h"
+#include "engine/log/checkpoint.h"
+#include "engine/log/cleaner.h"
 #include "engine/log/flusher.h"
 #include "engine/log/log_config.h"
 #include "engine/log/partition_log.h"
@@ -48,6 +56,12 @@ struct log_manager_config {
   int64_t segment_delete_delay_ms = 60'000;
   // Partitions one shard opens at once during start-up.
   size_t load_parallelism = 32;
+  // log.cleaner.enable: run each shard's cleaner loop. Off, compacted logs
+  // keep growing (their cleaner checkpoints are kept as they were).
+  bool cleaner_enable = true;
+  // log.cleaner.*; dedupe_buffer_bytes is the broker's total
+  // (log.cleaner.dedupe.buffer.size), split evenly over the shards.
+  cleaner_config cleaner;
 };
 
 // What start() found, summed over shards.
@@ -100,6 +114,11 @@ class log_manager {
   task<status> write_checkpoints();
   // The calling shard: one retention pass over its logs; returns segments deleted.
   size_t apply_retention(int64_t now_ms);
+  // The calling shard's log cleaner.
+  log_cleaner& cleaner() noexcept { return *local().cleaner; }
+  // Any shard: gathers every compacted log's first dirty offset and writes
+  // each log dir's cleaner-offset-checkpoint (serialised on shard 0).
+  task<void> write_cleaner_checkpoints();
 
  private:
   struct local_log {
@@ -109,8 +128,10 @@ class log_manager {
   struct shard_state {
     flusher flush;
     std::unordered_map<topic_partition, local_log, topic_partition_hash> logs;
+    std::unique_ptr<log_cleaner> cleaner;
     cancel_source stop;
     bool loops_running = false;
+    bool cleaner_running = false;
   };
   struct dir_state {
     std::string path;
@@ -118,6 +139,7 @@ class log_manager {
     bool clean_shutdown = false;
     std::unordered_map<std::string, int64_t> recovery_points;  // "topic-N" -> offset
     std::unordered_map<std::string, int64_t> log_starts;
+    std::unordered_map<std::string, int64_t> cleaner_offsets;
   };
   struct checkpoint_rows;
 
@@ -126,7 +148,13 @@ class log_manager {
   task<status> close_shard();
   task<void> retention_loop();
   task<void> checkpoint_loop();
+  task<void> cleaner_loop();
   checkpoint_rows collect_local() const;
+  std::vector<std::vector<checkpoint_entry>> collect_cleaner_local() const;
+  // Shard 0: the cleaner checkpoints are written by one task at a time.
+  void note_cleaner_checkpoint();
+  task<void> cleaner_checkpoint_writer();
+  task<status> write_cleaner_checkpoints_now();
 
   runtime& _rt;
   log_manager_config _config;
@@ -134,6 +162,9 @@ class log_manager {
   std::vector<std::unique_ptr<shard_state>> _shards;
   std::vector<std::unique_ptr<dir_state>> _dirs;
   bool _started = false;
+  // Shard 0 only.
+  bool _cleaner_checkpoint_wanted = false;
+  bool _cleaner_checkpoint_writing = false;
 };
 
 }  // namespace ringlog::storage

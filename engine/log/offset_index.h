@@ -84,6 +84,8 @@ class offset_index {
   // Bytes of entries (Kafka's sizeInBytes), not of the preallocated file.
   size_t size_bytes() const noexcept { return entries() * entry_bytes; }
   const std::string& path() const noexcept { return _file.path(); }
+  // The file was renamed (the cleaner's swap); the descriptor and mapping stay.
+  void set_path(std::string path) { _file.set_path(std::move(path)); }
   int fd() const noexcept { return _file.fd(); }
   // Entry i < entries(), decoded. Must be open.
   index_entry entry(size_t i) const noexcept;

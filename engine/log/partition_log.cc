@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <chrono>
+#include <utility>
 
 #include "base/bytes.h"
 #include "base/clock.h"
@@ -107,6 +108,7 @@ status partition_log::roll(int64_t now_ms) {
   // counts as durable.
   _dir_dirty = true;
   RINGLOG_DEBUG("{}: rolled to segment {}", _dir, _next_offset);
+  if (_hooks != nullptr) _hooks->on_roll(_next_offset);
   return ok();
 }
 
@@ -280,7 +282,7 @@ void partition_log::set_config(const log_config& config) {
   const bool was_relaxed = relaxed();
   const position visible = _written;
   _config = config;
-  if (!_segments.empty()) active().set_roll_limits(config.segment_bytes, config.segment_ms);
+  if (!_segments.empty()) active().set_roll_limits(config.segment_bytes, config.roll_ms());
   if (was_relaxed && !relaxed() && _durable.offset < visible.offset) {
     _visible_floor = visible;
     _flusher.mark_dirty(this);
@@ -310,6 +312,10 @@ task<status> partition_log::close() {
   _flush_timer_cancel.cancel();
   while (_flush_timer_armed) co_await yield();
   status st = co_await flush();
+  if (_hooks != nullptr) {
+    producer_state_hooks* hooks = std::exchange(_hooks, nullptr);
+    co_await hooks->before_close(_next_offset);
+  }
   while (!_waiters.empty()) co_await yield();
   // A round that took this log (even one with nothing left to sync) still
   // holds it until its end_sync.
@@ -440,72 +446,79 @@ task<result<std::optional<timestamp_and_offset>>> partition_log::offset_for_time
   using answer = std::optional<timestamp_and_offset>;
   if (ts == k_latest_timestamp) co_return answer(timestamp_and_offset{-1, high_watermark()});
   if (ts == k_earliest_timestamp) co_return answer(timestamp_and_offset{-1, _log_start_offset});
-  const position end = visible_end();
 
-  // The segment to search: the first whose newest record is recent enough
-  // (for k_max_timestamp, the one holding the largest timestamp).
-  segment* seg = nullptr;
+  // The timestamp to reach: `ts`, or for k_max_timestamp the largest one.
   int64_t target = ts;
   if (ts == k_max_timestamp) {
+    const position end = visible_end();
     int64_t best = -1;
     for (auto& s : _segments) {
-      if (s->max_timestamp() > best && s->base_offset() <= end.segment_base) {
-        best = s->max_timestamp();
-        seg = s.get();
-      }
+      if (s->max_timestamp() > best && s->base_offset() <= end.segment_base) best = s->max_timestamp();
     }
-    if (seg == nullptr) co_return answer();
+    if (best < 0) co_return answer();
     target = best;
-  } else {
+  }
+
+  // The segments to search: from the first whose newest record is recent
+  // enough. A compacted segment may keep a batch's max timestamp with fewer
+  // records (or none) under it, so a segment without a match passes the
+  // search on to the next. Segments are picked again after every search
+  // (the cleaner may have replaced them meanwhile); `searched` is the base
+  // offset of the last one searched.
+  int64_t searched = -1;
+  std::vector<std::byte> batch;
+  std::vector<std::byte> scratch;
+  for (;;) {
+    const position end = visible_end();
+    segment* seg = nullptr;
     for (auto& s : _segments) {
       if (s->base_offset() > end.segment_base) break;
-      if (s->max_timestamp() >= ts) {
+      if (s->base_offset() > searched && s->max_timestamp() >= target) {
         seg = s.get();
         break;
       }
     }
     if (seg == nullptr) co_return answer();
-  }
+    searched = seg->base_offset();
 
-  std::shared_ptr<segment_file> file = seg->file();
-  const uint64_t limit = seg->base_offset() < end.segment_base ? seg->size() : end.bytes;
-  const auto entry = seg->times().lookup(target);
-  uint64_t pos = seg->offsets().lookup(std::max(entry.offset, seg->base_offset())).position;
-  std::vector<std::byte> batch;
-  std::vector<std::byte> scratch;
-  while (pos + record::k_batch_header_bytes <= limit) {
-    std::byte header[record::k_batch_header_bytes];
-    if (auto st = co_await read_exact(*file, header, pos); !st) co_return st.error();
-    auto size = record::record_batch_view::peek_size(header);
-    if (!size) co_return std::move(size).error();
-    const int64_t batch_max = static_cast<int64_t>(load_be64(header + record::k_max_timestamp_pos));
-    const int64_t batch_last = static_cast<int64_t>(load_be64(header)) +
-                               static_cast<int32_t>(load_be32(header + record::k_last_offset_delta_pos));
-    if (batch_max >= target && batch_last >= _log_start_offset) {
-      batch.resize(*size);
-      if (auto st = co_await read_exact(*file, batch, pos); !st) co_return st.error();
-      auto view = record::record_batch_view::parse(batch, {.allow_offset_gaps = true});
-      if (!view) co_return std::move(view).error();
-      auto it = record::record_iterator::open(*view, scratch, {.allow_offset_gaps = true});
-      if (!it) co_return std::move(it).error();
-      for (;;) {
-        auto r = it->next();
-        if (!r) co_return std::move(r).error();
-        if (!*r) break;
-        if ((*r)->timestamp() >= target && (*r)->offset() >= _log_start_offset) {
-          co_return answer(timestamp_and_offset{(*r)->timestamp(), (*r)->offset()});
+    std::shared_ptr<segment_file> file = seg->file();
+    const uint64_t limit = seg->base_offset() < end.segment_base ? seg->size() : end.bytes;
+    const auto entry = seg->times().lookup(target);
+    uint64_t pos = seg->offsets().lookup(std::max(entry.offset, seg->base_offset())).position;
+    while (pos + record::k_batch_header_bytes <= limit) {
+      std::byte header[record::k_batch_header_bytes];
+      if (auto st = co_await read_exact(*file, header, pos); !st) co_return st.error();
+      auto size = record::record_batch_view::peek_size(header);
+      if (!size) co_return std::move(size).error();
+      const int64_t batch_max = static_cast<int64_t>(load_be64(header + record::k_max_timestamp_pos));
+      const int64_t batch_last = static_cast<int64_t>(load_be64(header)) +
+                                 static_cast<int32_t>(load_be32(header + record::k_last_offset_delta_pos));
+      if (batch_max >= target && batch_last >= _log_start_offset) {
+        batch.resize(*size);
+        if (auto st = co_await read_exact(*file, batch, pos); !st) co_return st.error();
+        auto view = record::record_batch_view::parse(batch, {.allow_offset_gaps = true});
+        if (!view) co_return std::move(view).error();
+        auto it = record::record_iterator::open(*view, scratch, {.allow_offset_gaps = true});
+        if (!it) co_return std::move(it).error();
+        for (;;) {
+          auto r = it->next();
+          if (!r) co_return std::move(r).error();
+          if (!*r) break;
+          if ((*r)->timestamp() >= target && (*r)->offset() >= _log_start_offset) {
+            co_return answer(timestamp_and_offset{(*r)->timestamp(), (*r)->offset()});
+          }
         }
       }
+      pos += *size;
     }
-    pos += *size;
   }
-  co_return answer();
 }
 
 task<status> partition_log::truncate_to(int64_t offset) {
   RINGLOG_ASSERT(_pending.empty(), "{}: truncate_to with appends in flight", _dir);
   if (offset >= _next_offset) co_return ok();
   if (_offline) co_return *_offline;
+  ++_truncations;
   // Drop whole segments at or past the offset, keeping the first one.
   while (_segments.size() > 1 && active().base_offset() >= offset) {
     const int64_t dead = _segments.back()->base_offset();
@@ -588,10 +601,12 @@ retention_report partition_log::apply_retention(int64_t now_ms, int64_t delete_d
   auto eligible = [&] {
     return _segments.size() > 1 && _segments[1]->base_offset() <= _durable.offset;
   };
-  if (_config.retention_ms >= 0) {
+  // A compact-only log keeps its segments whatever their age and size.
+  const bool by_retention = _config.deletes_by_retention();
+  if (by_retention && _config.retention_ms >= 0) {
     while (eligible() && now_ms - _segments.front()->max_timestamp() > _config.retention_ms) drop();
   }
-  if (_config.retention_bytes >= 0) {
+  if (by_retention && _config.retention_bytes >= 0) {
     int64_t excess = static_cast<int64_t>(size_bytes()) - _config.retention_bytes;
     while (eligible() && excess >= static_cast<int64_t>(_segments.front()->size())) {
       excess -= static_cast<int64_t>(_segments.front()->size());

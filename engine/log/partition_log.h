@@ -108,6 +108,27 @@ struct recovery_report {
   size_t indexes_rebuilt = 0;
 };
 
+// What a log tells the owner of its producer state (broker/producer_state.h)
+// about the moments Kafka snapshots that state: a segment roll and a clean
+// close. The interface keeps engine/log free of broker types; the log itself
+// never reads or writes the state.
+//
+// Lifetime: the log does not own its hooks; they must outlive it, or be
+// cleared with set_producer_state_hooks(nullptr) before they die. close()
+// clears them as it calls before_close: nothing is called after that.
+class producer_state_hooks {
+ public:
+  virtual ~producer_state_hooks() = default;
+  // The active segment rolled: the new one starts at new_base_offset and no
+  // batch at or past it is written yet. Called inside append(), which must
+  // not suspend here: take what is needed and write in the background.
+  virtual void on_roll(int64_t new_base_offset) = 0;
+  // close() has waited for every write and flushed; `log_end_offset` is the
+  // end (durable unless the log is offline). Awaited before the active
+  // segment is sealed: finish any background work here.
+  virtual task<void> before_close(int64_t log_end_offset) = 0;
+};
+
 class partition_log {
  public:
   // Opens the log in `dir` (created when missing), recovers it (see
@@ -140,7 +161,9 @@ class partition_log {
   // watermark), k_earliest_timestamp the log start offset, k_max_timestamp
   // the offset of the record with the largest timestamp; otherwise the first
   // offset whose record timestamp is >= `timestamp`, or nullopt when every
-  // record is older. Only durable data is considered.
+  // record is older. Only durable data is considered. Compacted segments may
+  // keep a batch's max timestamp with fewer records (or none) under it: the
+  // search then goes on in the next segments.
   task<result<std::optional<timestamp_and_offset>>> offset_for_timestamp(int64_t timestamp);
 
   // Removes every batch from the one holding `offset` onwards (replication
@@ -154,8 +177,9 @@ class partition_log {
 
   // One retention pass (Kafka's delete policy): drops the oldest segments
   // whose newest record is older than retention.ms, then oldest segments
-  // while the log exceeds retention.bytes by at least their size. Never the
-  // active segment. Deleted files are renamed *.deleted and unlinked after
+  // while the log exceeds retention.bytes by at least their size (both only
+  // when cleanup.policy includes delete), then segments wholly below the log
+  // start offset (any policy). Never the active segment. Deleted files are renamed *.deleted and unlinked after
   // `delete_delay_ms` in the background.
   retention_report apply_retention(int64_t now_ms, int64_t delete_delay_ms);
 
@@ -203,8 +227,13 @@ class partition_log {
   const recovery_report& recovery() const noexcept { return _recovery; }
   const segment& segment_at(size_t i) const noexcept { return *_segments[i]; }
 
+  // Installs (or, with nullptr, removes) the producer-state hooks.
+  void set_producer_state_hooks(producer_state_hooks* hooks) noexcept { _hooks = hooks; }
+
  private:
   friend class flusher;
+  // The cleaner (cleaner.h) swaps cleaned segments in for the ones they replace.
+  friend class log_cleaner;
   friend struct durable_waiter;
   friend struct write_waiter;
 
@@ -285,6 +314,10 @@ class partition_log {
   std::vector<struct durable_waiter*> _waiters;
   std::optional<error> _offline;
   recovery_report _recovery;
+  producer_state_hooks* _hooks = nullptr;
+  // truncate_to calls so far: the cleaner (cleaner.h) does not swap a clean
+  // that a truncation overtook, and re-maps a truncated log.
+  uint64_t _truncations = 0;
 };
 
 }  // namespace ringlog::storage

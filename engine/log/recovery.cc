@@ -11,6 +11,12 @@
 // log: the segment is truncated at its start and later segments are deleted.
 // Under durable-by-default appends nothing acknowledged can be there: an
 // acknowledged batch was fdatasync'd, so it reads back whole.
+//
+// Before any of that, a compaction the last run did not finish is rolled
+// back or completed, as Kafka's LogLoader does (the swap protocol is in
+// cleaner.h): `.cleaned` files are deleted, a `<base>.log.swap` replaces the
+// segments it covers and takes its final name, and the indexes of such a
+// segment are rebuilt from its .log.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -33,6 +39,130 @@ namespace ringlog::storage {
 namespace {
 
 constexpr size_t k_scan_chunk_bytes = size_t{1} << 20;
+
+// The base offset of any segment file name: 20 digits, then one of the
+// segment extensions and nothing else (no temporary suffix); -1 otherwise.
+int64_t segment_file_base(std::string_view name) {
+  for (std::string_view ext : {".log", ".index", ".timeindex", ".txnindex"}) {
+    const int64_t base = parse_segment_file_name(name, ext);
+    if (base >= 0) return base;
+  }
+  return -1;
+}
+
+// The offset after the last batch of a whole segment file (its base offset
+// when empty), from the batch headers. A file that does not end on a batch
+// boundary is corrupt: a .swap was synced before it was renamed.
+task<result<int64_t>> file_end_offset(const std::string& path, int64_t base) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) co_return error::from_errno(errno, "open", path);
+  std::vector<std::byte> buf(k_scan_chunk_bytes);
+  uint64_t pos = 0;  // file position of buf[0]
+  size_t have = 0;
+  int64_t end = base;
+  for (;;) {
+    auto n = co_await io::read(fd, std::span(buf.data() + have, buf.size() - have), pos + have);
+    if (!n) {
+      ::close(fd);
+      co_return std::move(n).error();
+    }
+    have += *n;
+    size_t off = 0;
+    while (have - off >= record::k_log_overhead) {
+      auto size = record::record_batch_view::peek_size(std::span(buf.data() + off, have - off));
+      if (!size) {
+        ::close(fd);
+        co_return make_error(errc::corrupt_segment, "recover_swap",
+                             fmt::format("{}: no batch at position {}", path, pos + off));
+      }
+      if (*size > have - off) {
+        if (*size > buf.size()) buf.resize(*size);
+        break;
+      }
+      if (*size < record::k_last_offset_delta_pos + 4) break;
+      const auto batch_base = static_cast<int64_t>(load_be64(buf.data() + off));
+      const auto delta =
+          static_cast<int32_t>(load_be32(buf.data() + off + record::k_last_offset_delta_pos));
+      end = batch_base + delta + 1;
+      off += *size;
+    }
+    std::copy(buf.begin() + static_cast<ptrdiff_t>(off), buf.begin() + static_cast<ptrdiff_t>(have),
+              buf.begin());
+    have -= off;
+    pos += off;
+    if (*n == 0) break;
+  }
+  ::close(fd);
+  if (have > 0) {
+    co_return make_error(errc::corrupt_segment, "recover_swap",
+                         fmt::format("{}: {} bytes at position {} are not a whole batch", path,
+                                     have, pos));
+  }
+  co_return end;
+}
+
+// Rolls back or completes the cleaner's swaps (cleaner.h): deletes `.cleaned`
+// files and index `.swap` files; for each `<base>.log.swap`, deletes the
+// segment files it replaces (base offsets in [base, the swap's end offset))
+// and renames it `<base>.log`. Returns the base offsets whose indexes must be
+// rebuilt. Kafka deletes the segments between the lowest and highest swap of
+// the directory at once; each swap here covers only its own range.
+task<result<std::vector<int64_t>>> complete_interrupted_swaps(const std::string& dir, int dir_fd) {
+  std::vector<int64_t> rebuild;
+  std::vector<std::string> names;
+  {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) co_return error::from_errno(errno, "opendir", dir);
+    while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  std::vector<int64_t> swaps;
+  bool changed = false;
+  for (const std::string& name : names) {
+    const bool cleaned = name.ends_with(".cleaned");
+    const bool swap = name.ends_with(".swap");
+    if (!cleaned && !swap) continue;
+    const std::string_view stem = std::string_view(name).substr(0, name.rfind('.'));
+    const int64_t base = segment_file_base(stem);
+    if (swap && parse_segment_file_name(stem, ".log") >= 0) {
+      swaps.push_back(base);
+      continue;
+    }
+    const std::string path = dir + "/" + name;
+    RINGLOG_WARN("{}: removing {} left by an unfinished compaction", dir, name);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      co_return error::from_errno(errno, "unlink", path);
+    }
+    changed = true;
+    if (swap && base >= 0) rebuild.push_back(base);
+  }
+  std::sort(swaps.begin(), swaps.end());
+  for (int64_t base : swaps) {
+    const std::string swap_path = dir + "/" + segment_file_name(base, ".log") + ".swap";
+    auto end = co_await file_end_offset(swap_path, base);
+    if (!end) co_return std::move(end).error();
+    for (const std::string& name : names) {
+      const int64_t b = segment_file_base(name);
+      if (b < base || b >= *end) continue;
+      const std::string path = dir + "/" + name;
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        co_return error::from_errno(errno, "unlink", path);
+      }
+    }
+    const std::string final_path = dir + "/" + segment_file_name(base, ".log");
+    if (::rename(swap_path.c_str(), final_path.c_str()) != 0) {
+      co_return error::from_errno(errno, "rename", swap_path);
+    }
+    RINGLOG_WARN("{}: finished the compaction of offsets [{}, {}) interrupted by the last stop", dir,
+                 base, *end);
+    rebuild.push_back(base);
+    changed = true;
+  }
+  if (changed) {
+    if (auto st = co_await io::fsync(dir_fd); !st) co_return st.error();
+  }
+  co_return rebuild;
+}
 
 result<std::vector<int64_t>> list_segments(const std::string& dir) {
   std::vector<int64_t> bases;
@@ -132,6 +262,8 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
   log->_dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (log->_dir_fd < 0) co_return error::from_errno(errno, "open", dir);
 
+  auto rebuild = co_await complete_interrupted_swaps(dir, log->_dir_fd);
+  if (!rebuild) co_return std::move(rebuild).error();
   auto bases = list_segments(dir);
   if (!bases) co_return std::move(bases).error();
   recovery_report& report = log->_recovery;
@@ -160,7 +292,11 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
     int64_t next = log->_segments.front()->base_offset();
     for (size_t i = 0; i < log->_segments.size(); ++i) {
       segment& seg = *log->_segments[i];
-      const bool trusted = i < first_dirty && !seg.offsets().sanity_check().has_value() &&
+      // A segment a compaction swap finished just now has fresh, empty indexes.
+      const bool swapped = std::find(rebuild->begin(), rebuild->end(), seg.base_offset()) !=
+                           rebuild->end();
+      const bool trusted = i < first_dirty && !swapped &&
+                           !seg.offsets().sanity_check().has_value() &&
                            !seg.times().sanity_check().has_value();
       if (trusted) {
         next = i + 1 < log->_segments.size() ? log->_segments[i + 1]->base_offset() : next;

@@ -55,7 +55,7 @@ segment::segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_f
       _offsets(std::move(o)),
       _times(std::move(t)),
       _segment_bytes(config.segment_bytes),
-      _segment_ms(config.segment_ms),
+      _segment_ms(config.roll_ms()),
       _index_interval_bytes(config.index_interval_bytes),
       _created_ms(created_ms) {}
 
@@ -71,23 +71,25 @@ result<std::shared_ptr<segment_file>> open_log_file(const std::string& path, int
 
 result<std::unique_ptr<segment>> segment::open_files(const std::string& dir, int64_t base_offset,
                                                      const log_config& config, int log_flags,
-                                                     int64_t created_ms) {
-  auto file = open_log_file(dir + "/" + segment_file_name(base_offset, ".log"), log_flags);
+                                                     int64_t created_ms, std::string_view suffix) {
+  auto path = [&](const char* ext) {
+    return dir + "/" + segment_file_name(base_offset, ext) + std::string(suffix);
+  };
+  auto file = open_log_file(path(".log"), log_flags);
   if (!file) return std::move(file).error();
   const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
-  auto o = offset_index::open(dir + "/" + segment_file_name(base_offset, ".index"), base_offset,
-                              index_bytes, index_access::read_write);
+  auto o = offset_index::open(path(".index"), base_offset, index_bytes, index_access::read_write);
   if (!o) return std::move(o).error();
-  auto t = time_index::open(dir + "/" + segment_file_name(base_offset, ".timeindex"), base_offset,
-                            index_bytes, index_access::read_write);
+  auto t = time_index::open(path(".timeindex"), base_offset, index_bytes, index_access::read_write);
   if (!t) return std::move(t).error();
   return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*file), std::move(*o),
                                               std::move(*t), config, created_ms));
 }
 
 result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t base_offset,
-                                                 const log_config& config, int64_t now_ms) {
-  auto s = open_files(dir, base_offset, config, O_CREAT | O_EXCL, now_ms);
+                                                 const log_config& config, int64_t now_ms,
+                                                 std::string_view suffix) {
+  auto s = open_files(dir, base_offset, config, O_CREAT | O_EXCL, now_ms, suffix);
   if (!s) return s;
   // A fresh segment may find index files left by a crash between creating
   // them and the .log: they describe nothing.
@@ -98,7 +100,7 @@ result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t
 
 result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t base_offset,
                                                const log_config& config) {
-  auto opened = open_files(dir, base_offset, config, 0, 0);
+  auto opened = open_files(dir, base_offset, config, 0, 0, {});
   if (!opened) return opened;
   std::unique_ptr<segment> s = std::move(*opened);
   struct stat st;
@@ -174,6 +176,43 @@ void segment::reset_for_rebuild() noexcept {
   _first_batch_timestamp = -1;
   _max_timestamp = -1;
   _offset_of_max_timestamp = -1;
+}
+
+namespace {
+
+// Renames dir/<name(base, ext)><from> to ...<to>; returns the new path.
+result<std::string> rename_segment_file(const std::string& dir, int64_t base, const char* ext,
+                                        std::string_view from, std::string_view to) {
+  const std::string stem = dir + "/" + segment_file_name(base, ext);
+  const std::string old_path = stem + std::string(from);
+  std::string new_path = stem + std::string(to);
+  if (::rename(old_path.c_str(), new_path.c_str()) != 0) {
+    return error::from_errno(errno, "rename", old_path + " -> " + new_path);
+  }
+  return new_path;
+}
+
+}  // namespace
+
+status segment::rename_indexes(std::string_view from, std::string_view to) {
+  auto index = rename_segment_file(_dir, _base_offset, ".index", from, to);
+  if (!index) return std::move(index).error();
+  _offsets.set_path(std::move(*index));
+  auto times = rename_segment_file(_dir, _base_offset, ".timeindex", from, to);
+  if (!times) return std::move(times).error();
+  _times.set_path(std::move(*times));
+  return ok();
+}
+
+status segment::rename_log(std::string_view from, std::string_view to) {
+  auto log = rename_segment_file(_dir, _base_offset, ".log", from, to);
+  if (!log) return std::move(log).error();
+  _file->path = std::move(*log);
+  return ok();
+}
+
+bool segment::has_final_names() const {
+  return _file->path == _dir + "/" + segment_file_name(_base_offset, ".log");
 }
 
 status segment::seal() {

@@ -31,7 +31,8 @@ struct segment_file {
   segment_file& operator=(const segment_file&) = delete;
 
   const int fd;
-  const std::string path;
+  // Changes only when the cleaner renames the file (segment::rename_log).
+  std::string path;
 };
 
 // "00000000000000000042" + suffix (".log", ".index", ".timeindex", ...).
@@ -45,9 +46,12 @@ int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) 
 class segment {
  public:
   // Creates the files of a new segment in `dir` (an existing .log is an error:
-  // EEXIST). Indexes are preallocated to config.index_max_bytes.
+  // EEXIST). Indexes are preallocated to config.index_max_bytes. A suffix
+  // (".cleaned") is appended to every file name: the cleaner writes its
+  // output under temporary names and renames them (rename_indexes, rename_log).
   static result<std::unique_ptr<segment>> create(const std::string& dir, int64_t base_offset,
-                                                 const log_config& config, int64_t now_ms);
+                                                 const log_config& config, int64_t now_ms,
+                                                 std::string_view suffix = {});
   // Opens an existing segment. Its size is the .log's size on disk; its
   // indexes are opened writable (recovery may rebuild them) and, when absent,
   // created empty.
@@ -59,6 +63,12 @@ class segment {
   int fd() const noexcept { return _file->fd; }
   // Bytes reserved in the .log (writes in flight included).
   uint64_t size() const noexcept { return _size; }
+  // The max timestamp of the first batch, or -1 when not known (a segment
+  // opened from disk learns it from note_first_batch_timestamp).
+  int64_t first_batch_timestamp() const noexcept { return _first_batch_timestamp; }
+  void note_first_batch_timestamp(int64_t timestamp) noexcept {
+    if (_size > 0) _first_batch_timestamp = timestamp;
+  }
   // Largest batch max timestamp seen, and the last offset of its batch.
   int64_t max_timestamp() const noexcept { return _max_timestamp; }
   int64_t offset_of_max_timestamp() const noexcept { return _offset_of_max_timestamp; }
@@ -97,12 +107,23 @@ class segment {
   // their entries (on roll and on clean close).
   status seal();
 
+  // Rename the segment's files from `<name><from>` to `<name><to>` (suffixes
+  // such as ".cleaned", ".swap", or "" for the final names): the .index and
+  // .timeindex, or the .log. Two calls because the cleaner's swap protocol
+  // orders them (see cleaner.h). Open descriptors and mappings stay valid;
+  // the paths they report follow. On failure the files already renamed keep
+  // their new names.
+  status rename_indexes(std::string_view from, std::string_view to);
+  status rename_log(std::string_view from, std::string_view to);
+  // The files have their final names (no temporary suffix).
+  bool has_final_names() const;
+
   const std::string& dir() const noexcept { return _dir; }
 
  private:
   static result<std::unique_ptr<segment>> open_files(const std::string& dir, int64_t base_offset,
                                                      const log_config& config, int log_flags,
-                                                     int64_t created_ms);
+                                                     int64_t created_ms, std::string_view suffix);
   segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_file> file, offset_index o,
           time_index t, const log_config& config, int64_t created_ms) noexcept;
 

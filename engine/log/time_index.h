@@ -104,6 +104,8 @@ class time_index {
   bool is_full() const noexcept { return entries() + 1 >= max_entries(); }
   size_t size_bytes() const noexcept { return entries() * entry_bytes; }
   const std::string& path() const noexcept { return _file.path(); }
+  // The file was renamed (the cleaner's swap); the descriptor and mapping stay.
+  void set_path(std::string path) { _file.set_path(std::move(path)); }
   int fd() const noexcept { return _file.fd(); }
   // Entry i < entries(), decoded. Must be open.
   timestamp_offset entry(size_t i) const noexcept;
