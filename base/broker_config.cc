@@ -211,6 +211,20 @@ const std::vector<binding>& bindings() {
         .doc = "Memory for the compaction key map. The 1 MiB minimum is Ringlog's own, so "
                "the cleaner always has room for a useful map."},
        &broker_config::log_cleaner_dedupe_buffer_size},
+      {{.name = "log.cleaner.backoff.ms",
+        .type = key_type::int64,
+        .default_text = "15000",
+        .min = 0,
+        .doc = "How long a shard's log cleaner sleeps when no compacted log needs cleaning."},
+       &broker_config::log_cleaner_backoff_ms},
+      {{.name = "log.cleaner.io.max.bytes.per.second",
+        .type = key_type::int64,
+        .default_text = "9223372036854775807",
+        .min = 1,
+        .doc = "Reads and writes of each shard's log cleaner, in bytes per second; the default "
+               "is no limit. Lower it so compaction never competes with producers for the disk. "
+               "An integer (Kafka's is a double)."},
+       &broker_config::log_cleaner_io_max_bytes_per_second},
       {{.name = "message.max.bytes",
         .type = key_type::int32,
         .default_text = "1048588",

@@ -49,6 +49,8 @@ struct broker_config {
   int32_t offsets_topic_num_partitions = 0;
   int32_t group_initial_rebalance_delay_ms = 0;
   int64_t log_cleaner_dedupe_buffer_size = 0;
+  int64_t log_cleaner_backoff_ms = 0;
+  int64_t log_cleaner_io_max_bytes_per_second = 0;
   std::vector<std::string> log_cleanup_policy;
   int32_t ringlog_shards = 0;  // 0: one shard per available core (the runtime decides)
   bool ringlog_shards_pin = false;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 
 #include "base/assert.h"
@@ -326,6 +327,20 @@ storage::log_config topic_log_config(const broker_config& broker,
   c.retention_bytes = std::max<int64_t>(-1, number("retention.bytes"));
   c.flush_interval_ms = std::max<int64_t>(-1, number("flush.ms"));
   c.flush_interval_messages = number("flush.messages");
+  // cleanup.policy is a list: "compact", "delete", or both in any order.
+  const std::string policy = effective_topic_config(broker, overrides, "cleanup.policy");
+  const bool compact = policy.find("compact") != std::string::npos;
+  const bool del = policy.find("delete") != std::string::npos;
+  c.cleanup = compact && del ? storage::cleanup_policy::compact_delete
+              : compact      ? storage::cleanup_policy::compact
+                             : storage::cleanup_policy::delete_;
+  c.delete_retention_ms = number("delete.retention.ms");
+  c.min_compaction_lag_ms = number("min.compaction.lag.ms");
+  c.max_compaction_lag_ms = number("max.compaction.lag.ms");
+  const std::string ratio = effective_topic_config(broker, overrides, "min.cleanable.dirty.ratio");
+  char* end = nullptr;
+  const double r = std::strtod(ratio.c_str(), &end);
+  if (end != nullptr && *end == '\0' && r >= 0 && r <= 1) c.min_cleanable_dirty_ratio = r;
   return c;
 }
 
