@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -70,12 +71,22 @@ result<std::string> check_meta_properties(const broker_config& config, runtime& 
   return cluster_id;
 }
 
+// How often each shard checks its groups' session and rebalance deadlines:
+// the granularity of session.timeout.ms expiry.
+constexpr int64_t k_group_tick_ms = 100;
+
 storage::log_manager_config make_log_manager_config(const broker_config& c) {
   storage::log_manager_config out;
   out.log_dirs = c.log_dirs;
   out.defaults = controller::topic_log_config(c, {});
   out.retention_check_interval_ms = c.log_retention_check_interval_ms;
   out.segment_delete_delay_ms = c.log_segment_delete_delay_ms;
+  out.cleaner.dedupe_buffer_bytes = static_cast<size_t>(c.log_cleaner_dedupe_buffer_size);
+  out.cleaner.file_delete_delay_ms = c.log_segment_delete_delay_ms;
+  out.cleaner.backoff_ms = c.log_cleaner_backoff_ms;
+  if (c.log_cleaner_io_max_bytes_per_second < std::numeric_limits<int64_t>::max()) {
+    out.cleaner.io_max_bytes_per_second = static_cast<double>(c.log_cleaner_io_max_bytes_per_second);
+  }
   return out;
 }
 
@@ -90,6 +101,13 @@ fetch_waiters& broker::waiters() noexcept { return *_waiters[shard::current()->i
 producer_ids& broker::pids() noexcept { return *_pids[shard::current()->id()]; }
 
 producer_states& broker::producers() noexcept { return *_producers[shard::current()->id()]; }
+
+group_coordinator& broker::groups() noexcept { return *_groups[shard::current()->id()]; }
+
+unsigned broker::group_shard(std::string_view group_id) const noexcept {
+  const int32_t p = offsets_partition_for(group_id, _config.offsets_topic_num_partitions);
+  return _logs->shard_of(storage::topic_partition{std::string(k_offsets_topic), p});
+}
 
 const std::vector<net::bound_listener>& broker::listeners() const noexcept {
   return _server->bound();
@@ -118,6 +136,9 @@ status broker::start() {
   for (unsigned i = 0; i < _rt->size(); ++i) {
     _waiters.push_back(std::make_unique<fetch_waiters>());
     _producers.push_back(std::make_unique<producer_states>());
+    group_limits limits;
+    limits.initial_rebalance_delay_ms = _config.group_initial_rebalance_delay_ms;
+    _groups.push_back(std::make_unique<group_coordinator>(limits));
   }
 
   _logs = std::make_unique<storage::log_manager>(*_rt, make_log_manager_config(_config));
@@ -131,6 +152,19 @@ status broker::start() {
     }
     _rt->stop();
     return st;
+  }
+
+  // Groups and committed offsets come back from __consumer_offsets before
+  // any client can ask for them.
+  for (unsigned s = 0; s < _rt->size(); ++s) {
+    _groups[s]->attach(_logs.get(), _config.offsets_topic_num_partitions);
+    if (status st = _rt->block_on(s, _groups[s]->load()); !st) {
+      if (status stopped = _controller->stop(); !stopped) {
+        RINGLOG_ERROR("stopping after a failed start: {}", stopped.error().message());
+      }
+      _rt->stop();
+      return st;
+    }
   }
 
   net::server_config sc;
@@ -150,6 +184,13 @@ status broker::start() {
     _rt->stop();
     return st;
   }
+  // The group timers start last: a failed start above never has to stop them.
+  for (unsigned s = 0; s < _rt->size(); ++s) {
+    _rt->block_on(s, [](group_coordinator* g) -> task<void> {
+      spawn(g->run(k_group_tick_ms), "group timers");
+      co_return;
+    }(_groups[s].get()));
+  }
   _started = true;
   return ok();
 }
@@ -157,6 +198,13 @@ status broker::start() {
 void broker::stop() {
   if (!_started) return;
   _started = false;
+  // Parked JoinGroup/SyncGroup calls end first, so no handler waits on a group.
+  for (unsigned s = 0; s < _rt->size(); ++s) {
+    _rt->block_on(s, [](group_coordinator* g) -> task<void> {
+      g->stop();
+      co_return;
+    }(_groups[s].get()));
+  }
   _server->stop();
   if (status st = _controller->stop(); !st) {
     RINGLOG_ERROR("stop: {}", st.error().message());

@@ -19,6 +19,7 @@
 #include "base/broker_config.h"
 #include "base/result.h"
 #include "broker/fetch_waiters.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/producer_ids.h"
 #include "broker/producer_state.h"
 #include "net/server.h"
@@ -57,6 +58,11 @@ class broker {
   producer_ids& pids() noexcept;
   // The calling shard's idempotent-producer state of the partitions it owns.
   producer_states& producers() noexcept;
+  // The calling shard's consumer groups (those whose __consumer_offsets
+  // partition this shard owns).
+  group_coordinator& groups() noexcept;
+  // The shard that coordinates `group_id`.
+  unsigned group_shard(std::string_view group_id) const noexcept;
   // The cluster id of meta.properties (Kafka's 22-character form).
   const std::string& cluster_id() const noexcept { return _cluster_id; }
   // Where clients reach this node (bound ports replace port 0).
@@ -73,6 +79,7 @@ class broker {
   std::vector<std::unique_ptr<fetch_waiters>> _waiters;
   std::vector<std::unique_ptr<producer_ids>> _pids;  // one per shard, like _waiters
   std::vector<std::unique_ptr<producer_states>> _producers;
+  std::vector<std::unique_ptr<group_coordinator>> _groups;  // one per shard
   bool _started = false;
 };
 

@@ -30,4 +30,17 @@ task<net::reply> handle_incremental_alter_configs(broker& b, net::request_contex
                                                   protocol::wire_writer& out);
 task<net::reply> handle_describe_cluster(broker& b, net::request_context& ctx, protocol::wire_writer& out);
 
+// Consumer groups (broker/group): each hops to the group's shard.
+task<net::reply> handle_find_coordinator(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_join_group(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_sync_group(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_heartbeat(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_leave_group(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_offset_commit(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_offset_fetch(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_list_groups(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_describe_groups(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_delete_groups(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+task<net::reply> handle_offset_delete(broker& b, net::request_context& ctx, protocol::wire_writer& out);
+
 }  // namespace ringlog::broker

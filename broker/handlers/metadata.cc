@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/handlers/common.h"
 #include "broker/handlers/handlers.h"
 #include "broker/handlers/node_endpoint.h"
@@ -27,7 +28,7 @@ void describe_topic(const broker& b, const controller::topic& t, bool with_opera
   out.error_code = 0;
   out.name = t.name;
   out.topic_id = to_wire(t.id);
-  out.is_internal = false;
+  out.is_internal = t.name == k_offsets_topic;
   out.partitions.reserve(t.partitions.size());
   for (const auto& p : t.partitions) {
     auto& po = out.partitions.emplace_back();

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "broker/broker.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/handlers/common.h"
 #include "broker/handlers/handlers.h"
 #include "broker/kafka_errors.h"
@@ -26,6 +27,7 @@
 #include "controller/topic_config.h"
 #include "engine/log/log_manager.h"
 #include "engine/record/errc.h"
+#include "engine/record/record.h"
 #include "engine/record/record_batch.h"
 #include "engine/runtime/invoke.h"
 #include "engine/runtime/when_all.h"
@@ -49,13 +51,18 @@ struct append_outcome {
 // the connection's shard.
 struct timestamp_policy {
   bool log_append_time = false;
+  // cleanup.policy includes compact: every record needs a key (Kafka's rule;
+  // the cleaner could not keep a keyless record).
+  bool compacted = false;
   int64_t before_max_ms = std::numeric_limits<int64_t>::max();
   int64_t after_max_ms = std::numeric_limits<int64_t>::max();
 };
 
 timestamp_policy policy_of(const broker_config& config, const controller::topic& t) {
   timestamp_policy p;
-  if (t.configs.empty()) return p;  // every key at its default
+  p.compacted = controller::effective_topic_config(config, t.configs, "cleanup.policy")
+                    .find("compact") != std::string::npos;
+  if (t.configs.empty()) return p;  // every other key at its default
   p.log_append_time =
       controller::effective_topic_config(config, t.configs, "message.timestamp.type") == "LogAppendTime";
   const std::string before = controller::effective_topic_config(config, t.configs, "message.timestamp.before.max.ms");
@@ -63,6 +70,23 @@ timestamp_policy policy_of(const broker_config& config, const controller::topic&
   p.before_max_ms = std::stoll(before);
   p.after_max_ms = std::stoll(after);
   return p;
+}
+
+// Why the batch cannot go into a compacted topic (a record without a key, or
+// records that do not decode), or "" when every record has a key.
+std::string first_keyless_record(const record::record_batch_view& v) {
+  std::vector<std::byte> scratch;
+  auto it = record::record_iterator::open(v, scratch);
+  if (!it) return it.error().message();
+  for (;;) {
+    auto r = it->next();
+    if (!r) return r.error().message();
+    if (!r->has_value()) return {};
+    if (!(*r)->key().has_value()) {
+      return fmt::format("Compacted topic cannot accept message without key (record {} of the batch)",
+                         it->records_read() - 1);
+    }
+  }
 }
 
 // Kafka's message.timestamp.before/after.max.ms for CreateTime batches,
@@ -150,6 +174,13 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       p.error = kafka_error::invalid_record;
       p.message = "transactional and control batches are not supported yet";
       continue;
+    }
+    if (policy.compacted) {
+      if (auto keyless = first_keyless_record(*view); !keyless.empty()) {
+        p.error = kafka_error::invalid_record;
+        p.message = std::move(keyless);
+        continue;
+      }
     }
     if (!policy.log_append_time && !timestamp_in_bounds(*view, policy, now_ms)) {
       p.error = kafka_error::invalid_timestamp;
@@ -259,6 +290,9 @@ task<net::reply> handle_produce(broker& b, net::request_context& ctx, protocol::
       } else if (known == nullptr || p.index < 0 ||
                  static_cast<size_t>(p.index) >= known->partitions.size()) {
         part_out.error_code = protocol::code(kafka_error::unknown_topic_or_partition);
+      } else if (known->name == k_offsets_topic) {
+        // Kafka: "Cannot append to internal topic" (only its coordinator writes there).
+        part_out.error_code = protocol::code(kafka_error::invalid_topic_exception);
       } else if (p.records.is_null || p.records.bytes.empty()) {
         part_out.error_code = protocol::code(kafka_error::invalid_record);
         part_out.error_message = "no records";

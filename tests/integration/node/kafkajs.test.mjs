@@ -1,6 +1,5 @@
 // kafkajs 2.2.4 (npm) against ringlog-broker: admin, an idempotent producer
-// and offsets, as a Node.js user writes them. Consumer groups come with the
-// group coordinator (issue 5); until then offsets are read through the admin.
+// and offsets, and a consumer group, as a Node.js user writes them.
 //   RINGLOG_BROKER=build/release/broker/ringlog-broker node --test kafkajs.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +11,7 @@ const { Kafka, logLevel, CompressionTypes } = kafkajs;
 let bootstrap;
 
 before(async () => {
-  bootstrap = await startBroker('kafkajs');
+  bootstrap = await startBroker('kafkajs', ['group.initial.rebalance.delay.ms=0']);
 });
 
 after(stopBroker);
@@ -60,5 +59,44 @@ test('producer sends batches that land at consecutive offsets', async () => {
   const offsets = await admin.fetchTopicOffsets(topic);
   const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
   assert.equal(total, sent);
+  await admin.disconnect();
+});
+
+test('consumer group run({eachMessage}) reads every message and commits', async () => {
+  const kafka = client();
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `kjs-group-${Date.now()}`;
+  const groupId = `kjs-g-${Date.now()}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  const messages = [];
+  for (let i = 0; i < 90; i += 1) messages.push({ value: `m${i}`, partition: i % 3 });
+  await producer.send({ topic, messages });
+  await producer.disconnect();
+
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 30000, heartbeatInterval: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  const seen = new Set();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${seen.size} of 90 messages`)), 60000);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.add(message.value.toString());
+        if (seen.size === 90) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    }).catch(reject);
+  });
+  await consumer.disconnect();  // commits the resolved offsets, then leaves the group
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const total = committed[0].partitions.reduce((n, p) => n + Number(p.offset), 0);
+  assert.equal(total, 90);
+  const described = await admin.describeGroups([groupId]);
+  assert.equal(described.groups[0].state, 'Empty');
   await admin.disconnect();
 });
