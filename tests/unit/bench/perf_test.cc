@@ -1,0 +1,361 @@
+// ringlog-perf's testable parts: the latency histogram (accuracy against exact
+// percentiles, merge, extremes) and the argument parser (good and bad input).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/perf/histogram.h"
+#include "bench/perf/options.h"
+
+namespace ringlog::perf {
+namespace {
+
+uint64_t seed_from_env() {
+  if (const char* s = std::getenv("RINGLOG_SEED")) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
+}
+
+// The exact percentile as the histogram defines it: the value of rank
+// ceil(p% of n) in sorted order.
+uint64_t exact_percentile(std::vector<uint64_t> sorted, double p) {
+  const auto n = static_cast<double>(sorted.size());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * n));
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+void expect_within_1pct(const latency_histogram& h, std::vector<uint64_t> values,
+                        const char* what) {
+  std::sort(values.begin(), values.end());
+  for (const double p : {0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+    const uint64_t exact = exact_percentile(values, p);
+    const uint64_t got = h.percentile(p);
+    const double err = std::abs(static_cast<double>(got) - static_cast<double>(exact));
+    EXPECT_LE(err, 0.01 * static_cast<double>(exact))
+        << what << ": p" << p << " expected about " << exact << ", got " << got;
+  }
+}
+
+TEST(PerfHistogram, BucketsCoverEveryValueAndStayNarrow) {
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> probes = {0,
+                                  1,
+                                  255,
+                                  256,
+                                  257,
+                                  511,
+                                  512,
+                                  1000,
+                                  123456789,
+                                  UINT64_MAX,
+                                  UINT64_MAX - 1,
+                                  uint64_t{1} << 63};
+  for (int i = 0; i < 10000; ++i) probes.push_back(rng() >> (rng() % 64));
+  for (const uint64_t v : probes) {
+    const size_t b = latency_histogram::bucket_of(v);
+    ASSERT_LT(b, latency_histogram::k_buckets) << v;
+    EXPECT_LE(latency_histogram::bucket_low(b), v) << v;
+    EXPECT_GE(latency_histogram::bucket_high(b), v) << v;
+    const uint64_t width = latency_histogram::bucket_high(b) - latency_histogram::bucket_low(b);
+    EXPECT_LE(static_cast<double>(width), static_cast<double>(v) / 128.0 + 1e-9) << v;
+  }
+  // Adjacent buckets tile the range without gaps.
+  for (size_t b = 0; b + 1 < latency_histogram::k_buckets; ++b) {
+    ASSERT_EQ(latency_histogram::bucket_high(b) + 1, latency_histogram::bucket_low(b + 1)) << b;
+  }
+  EXPECT_EQ(latency_histogram::bucket_high(latency_histogram::k_buckets - 1), UINT64_MAX);
+}
+
+TEST(PerfHistogram, PercentilesWithinOnePercentOnUniformValues) {
+  latency_histogram h;
+  std::vector<uint64_t> values;
+  for (uint64_t v = 1; v <= 100000; ++v) {
+    h.record(v);
+    values.push_back(v);
+  }
+  EXPECT_EQ(h.count(), 100000u);
+  EXPECT_EQ(h.min(), 1u);
+  EXPECT_EQ(h.max(), 100000u);
+  EXPECT_NEAR(h.mean(), 50000.5, 1e-6);
+  expect_within_1pct(h, values, "uniform 1..100000");
+}
+
+TEST(PerfHistogram, PercentilesWithinOnePercentOnSeededLongTail) {
+  const uint64_t seed = seed_from_env();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (RINGLOG_SEED= replays)");
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> latency_us(7.0, 1.5);  // ~1 ms median, long tail
+  latency_histogram h;
+  std::vector<uint64_t> values;
+  for (int i = 0; i < 200000; ++i) {
+    const auto v = static_cast<uint64_t>(latency_us(rng));
+    h.record(v);
+    values.push_back(v);
+  }
+  expect_within_1pct(h, values, "lognormal");
+  EXPECT_EQ(h.max(), *std::max_element(values.begin(), values.end()));
+}
+
+TEST(PerfHistogram, MergeEqualsRecordingEverythingInOne) {
+  latency_histogram a, b, all;
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> values;
+  for (int i = 0; i < 50000; ++i) {
+    const uint64_t v = rng() % 5'000'000;
+    (i % 3 == 0 ? a : b).record(v);
+    all.record(v);
+    values.push_back(v);
+  }
+  latency_histogram merged;
+  merged.merge(a);
+  merged.merge(b);
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_EQ(merged.min(), all.min());
+  EXPECT_EQ(merged.max(), all.max());
+  EXPECT_EQ(merged.mean(), all.mean());
+  for (const double p : {50.0, 90.0, 99.0, 99.9}) {
+    EXPECT_EQ(merged.percentile(p), all.percentile(p)) << "p" << p;
+  }
+  expect_within_1pct(merged, values, "merged");
+  latency_histogram empty;
+  merged.merge(empty);
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_EQ(merged.min(), all.min());
+}
+
+TEST(PerfHistogram, MaxIsExactAndReportedAtP100) {
+  latency_histogram h;
+  h.record_n(10, 1000);
+  h.record(987654);
+  EXPECT_EQ(h.max(), 987654u);
+  EXPECT_EQ(h.percentile(100), 987654u);
+  EXPECT_EQ(h.percentile(99.9), 10u);  // rank 1000 of 1001 is still a 10
+  EXPECT_EQ(h.percentile(50), 10u);
+}
+
+TEST(PerfHistogram, ZeroAndHugeValues) {
+  latency_histogram h;
+  EXPECT_EQ(h.percentile(50), 0u) << "an empty histogram reports 0";
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), 0u);
+  h.record(0);
+  EXPECT_EQ(h.percentile(50), 0u);
+  EXPECT_EQ(h.percentile(100), 0u);
+  h.record(UINT64_MAX);
+  EXPECT_EQ(h.count(), 2u);
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), UINT64_MAX);
+  EXPECT_EQ(h.percentile(50), 0u);
+  EXPECT_EQ(h.percentile(100), UINT64_MAX);
+  h.reset();
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_EQ(h.percentile(99), 0u);
+}
+
+parse_result parse(std::vector<std::string_view> args) { return parse_args(args); }
+
+TEST(PerfArgs, ProduceWithEveryFlag) {
+  const auto r = parse({"produce",
+                        "--bootstrap",
+                        "127.0.0.1:9092",
+                        "--topic",
+                        "t",
+                        "--partitions",
+                        "8",
+                        "--record-size=100",
+                        "--records",
+                        "5000",
+                        "--rate",
+                        "1000",
+                        "--acks",
+                        "all",
+                        "--batch-bytes",
+                        "16384",
+                        "--linger-ms",
+                        "5",
+                        "--compression",
+                        "zstd",
+                        "--connections",
+                        "4",
+                        "--in-flight",
+                        "3",
+                        "--shards",
+                        "2",
+                        "--timeout-ms",
+                        "1000",
+                        "--client-id",
+                        "me",
+                        "--json",
+                        "--request-max-bytes",
+                        "65536"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const perf_options& o = r.options;
+  EXPECT_EQ(o.cmd, command::produce);
+  EXPECT_FALSE(o.help);
+  EXPECT_EQ(o.common.bootstrap_host, "127.0.0.1");
+  EXPECT_EQ(o.common.bootstrap_port, 9092);
+  EXPECT_EQ(o.common.topic, "t");
+  EXPECT_EQ(o.common.records, 5000u);
+  EXPECT_EQ(o.common.connections, 4u);
+  EXPECT_EQ(o.common.shards, 2u);
+  EXPECT_EQ(o.common.client_id, "me");
+  EXPECT_TRUE(o.common.json);
+  EXPECT_EQ(o.produce.partitions, 8);
+  EXPECT_EQ(o.produce.record_size, 100u);
+  EXPECT_EQ(o.produce.rate, 1000u);
+  EXPECT_EQ(o.produce.acks, -1);
+  EXPECT_EQ(o.produce.batch_bytes, 16384u);
+  EXPECT_EQ(o.produce.linger_ms, 5u);
+  EXPECT_EQ(o.produce.codec, record::compression::zstd);
+  EXPECT_EQ(o.produce.in_flight, 3u);
+  EXPECT_EQ(o.common.timeout_ms, 1000);
+  EXPECT_EQ(o.produce.request_max_bytes, 65536u);
+}
+
+TEST(PerfArgs, ProduceDefaults) {
+  const auto r = parse({"produce", "--bootstrap=localhost:9092", "--topic=t", "--duration", "2.5"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.common.bootstrap_host, "localhost");
+  EXPECT_DOUBLE_EQ(r.options.common.duration_s, 2.5);
+  EXPECT_EQ(r.options.common.records, 0u);
+  EXPECT_EQ(r.options.produce.acks, -1);
+  EXPECT_EQ(r.options.produce.record_size, 1024u);
+  EXPECT_EQ(r.options.produce.codec, record::compression::none);
+  EXPECT_EQ(r.options.produce.in_flight, 5u);
+  EXPECT_EQ(r.options.produce.request_max_bytes, 1u << 20);
+  EXPECT_FALSE(r.options.common.json);
+}
+
+TEST(PerfArgs, ConsumeFlags) {
+  const auto r = parse({"consume", "--bootstrap", "[::1]:9092", "--topic", "t", "--records", "10",
+                        "--from-beginning", "--verify", "--fetch-max-bytes", "1000000",
+                        "--partition-max-bytes", "65536", "--max-wait-ms", "0"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.cmd, command::consume);
+  EXPECT_EQ(r.options.common.bootstrap_host, "::1");
+  EXPECT_TRUE(r.options.consume.from_beginning);
+  EXPECT_TRUE(r.options.consume.verify);
+  EXPECT_EQ(r.options.consume.fetch_max_bytes, 1000000);
+  EXPECT_EQ(r.options.consume.partition_max_bytes, 65536);
+  EXPECT_EQ(r.options.consume.max_wait_ms, 0);
+}
+
+TEST(PerfArgs, E2eTakesProduceAndFetchFlagsAndWarmup) {
+  const auto r = parse({"e2e", "--bootstrap", "h:1", "--topic", "t", "--rate", "1000", "--duration",
+                        "60", "--warmup", "10", "--partitions", "4", "--max-wait-ms", "100",
+                        "--verify", "--record-size", "8"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.cmd, command::e2e);
+  EXPECT_EQ(r.options.produce.rate, 1000u);
+  EXPECT_EQ(r.options.produce.partitions, 4);
+  EXPECT_EQ(r.options.consume.max_wait_ms, 100);
+  EXPECT_TRUE(r.options.consume.verify);
+  EXPECT_DOUBLE_EQ(warmup_seconds(r.options), 10.0);
+  auto d = parse({"e2e", "--bootstrap", "h:1", "--topic", "t", "--rate", "1", "--duration", "30"});
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_DOUBLE_EQ(warmup_seconds(d.options), 3.0) << "the default warm-up is 10% of the run";
+  d = parse({"e2e", "--bootstrap", "h:1", "--topic", "t", "--rate", "1", "--records", "30"});
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_DOUBLE_EQ(warmup_seconds(d.options), 0.0);
+}
+
+TEST(PerfArgs, HelpForToolAndCommands) {
+  auto r = parse({"--help"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.options.help);
+  EXPECT_EQ(r.options.cmd, command::none);
+  r = parse({"produce", "--help"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.options.help);
+  EXPECT_EQ(r.options.cmd, command::produce);
+  r = parse({"consume", "--topic", "t", "-h"});  // help wins over missing flags
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.options.help);
+  EXPECT_NE(help_text(command::produce).find("--in-flight"), std::string_view::npos);
+  EXPECT_NE(help_text(command::consume).find("--verify"), std::string_view::npos);
+  EXPECT_NE(help_text(command::e2e).find("--warmup"), std::string_view::npos);
+  EXPECT_NE(help_text(command::none).find("produce"), std::string_view::npos);
+}
+
+struct bad_case {
+  std::vector<std::string_view> args;
+  std::string_view expected_error_part;
+};
+
+TEST(PerfArgs, BadArgumentsAreRejectedWithAClearMessage) {
+  const std::vector<bad_case> cases = {
+      {{}, "missing command"},
+      {{"fetch"}, "unknown command 'fetch'"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--bogus", "1"},
+       "unknown flag --bogus"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--verify"},
+       "unknown flag --verify"},  // a consume flag
+      {{"consume", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--acks", "1"},
+       "unknown flag --acks"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "12x"},
+       "bad value '12x' for --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "-5"},
+       "bad value '-5' for --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "0"},
+       "bad value '0' for --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", ""},
+       "bad value '' for --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "99999999999999999999999"},
+       "bad value"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--acks", "2"},
+       "bad value '2' for --acks"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--compression",
+        "brotli"},
+       "bad value 'brotli' for --compression"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--in-flight", "0"},
+       "bad value '0' for --in-flight"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--duration", "abc"},
+       "bad value 'abc' for --duration"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--duration", "-1"}, "bad value '-1'"},
+      {{"produce", "--bootstrap", "nohost", "--topic", "t", "--records", "1"},
+       "bad value 'nohost' for --bootstrap"},
+      {{"produce", "--bootstrap", "h:70000", "--topic", "t", "--records", "1"},
+       "bad value 'h:70000' for --bootstrap"},
+      {{"produce", "--topic", "t", "--records", "1"}, "missing required --bootstrap"},
+      {{"produce", "--bootstrap", "h:1", "--records", "1"}, "missing required --topic"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t"}, "missing required --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--duration", "1"},
+       "not both"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records"},
+       "missing value for --records"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--json=yes"},
+       "--json takes no value"},
+      {{"produce", "stray"}, "unexpected argument 'stray'"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--warmup", "1"},
+       "unknown flag --warmup"},
+      {{"e2e", "--bootstrap", "h:1", "--topic", "t", "--duration", "5"}, "needs a fixed --rate"},
+      {{"e2e", "--bootstrap", "h:1", "--topic", "t", "--duration", "5", "--rate", "10",
+        "--record-size", "7"},
+       "at least 8"},
+      {{"e2e", "--bootstrap", "h:1", "--topic", "t", "--duration", "5", "--rate", "10", "--warmup",
+        "5"},
+       "--warmup must be shorter"},
+      {{"e2e", "--bootstrap", "h:1", "--topic", "t", "--duration", "5", "--rate", "10",
+        "--from-beginning"},
+       "unknown flag --from-beginning"},
+  };
+  for (const auto& c : cases) {
+    std::string joined;
+    for (auto a : c.args) joined += std::string(a) + " ";
+    const auto r = parse(c.args);
+    EXPECT_FALSE(r.ok()) << "accepted: " << joined;
+    EXPECT_NE(r.error.find(c.expected_error_part), std::string::npos)
+        << "args: " << joined << "\nexpected an error containing '" << c.expected_error_part
+        << "', got '" << r.error << "'";
+  }
+}
+
+}  // namespace
+}  // namespace ringlog::perf
