@@ -18,6 +18,9 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption("--broker", default=os.environ.get("RINGLOG_BROKER"),
                      help="path of the ringlog-broker binary")
+    parser.addoption("--admin", default=os.environ.get("RINGLOG_ADMIN"),
+                     help="path of the ringlog-admin binary (default: next to the broker's "
+                          "build tree, tools/admin/ringlog-admin)")
 
 
 class Broker:
