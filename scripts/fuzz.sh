@@ -13,5 +13,5 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 cmake --preset fuzz -DRINGLOG_FUZZ_SECONDS="${RINGLOG_FUZZ_SECONDS:-20}" >/dev/null
-cmake --build --preset fuzz --target record_batch_fuzz index_fuzz -j "${JOBS:-$(nproc)}"
+cmake --build --preset fuzz --target record_batch_fuzz index_fuzz request_fuzz -j "${JOBS:-$(nproc)}"
 ctest --preset fuzz -L fuzz
