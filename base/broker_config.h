@@ -48,6 +48,12 @@ struct broker_config {
   int64_t connections_max_idle_ms = 0;  // -1: never close idle connections
   int32_t offsets_topic_num_partitions = 0;
   int32_t group_initial_rebalance_delay_ms = 0;
+  int32_t group_min_session_timeout_ms = 0;
+  int32_t group_max_session_timeout_ms = 0;
+  int32_t group_max_size = 0;
+  int32_t offsets_retention_minutes = 0;
+  int64_t offsets_retention_check_interval_ms = 0;
+  int32_t offset_metadata_max_bytes = 0;
   int64_t log_cleaner_dedupe_buffer_size = 0;
   int64_t log_cleaner_backoff_ms = 0;
   int64_t log_cleaner_io_max_bytes_per_second = 0;

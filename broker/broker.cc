@@ -138,6 +138,11 @@ status broker::start() {
     _producers.push_back(std::make_unique<producer_states>());
     group_limits limits;
     limits.initial_rebalance_delay_ms = _config.group_initial_rebalance_delay_ms;
+    limits.min_session_timeout_ms = _config.group_min_session_timeout_ms;
+    limits.max_session_timeout_ms = _config.group_max_session_timeout_ms;
+    limits.max_size = _config.group_max_size;
+    limits.offsets_retention_ms = int64_t{_config.offsets_retention_minutes} * 60'000;
+    limits.offsets_retention_check_interval_ms = _config.offsets_retention_check_interval_ms;
     _groups.push_back(std::make_unique<group_coordinator>(limits));
   }
 

@@ -42,11 +42,16 @@ enum class group_state { empty, preparing_rebalance, completing_rebalance, stabl
 std::string_view state_name(group_state s) noexcept;
 
 // Broker-wide limits (Kafka's defaults unless the caller changes them).
+// Kafka's default offsets.retention.minutes (7 days), in ms.
+inline constexpr int64_t k_default_offsets_retention_ms = 7LL * 24 * 60 * 60 * 1000;
+
 struct group_limits {
   int32_t min_session_timeout_ms = 6'000;                  // group.min.session.timeout.ms
   int32_t max_session_timeout_ms = 1'800'000;              // group.max.session.timeout.ms
   int32_t initial_rebalance_delay_ms = 3'000;              // group.initial.rebalance.delay.ms
   int32_t max_size = std::numeric_limits<int32_t>::max();  // group.max.size
+  int64_t offsets_retention_ms = k_default_offsets_retention_ms;  // offsets.retention.minutes
+  int64_t offsets_retention_check_interval_ms = 600'000;  // offsets.retention.check.interval.ms
 };
 
 struct group_protocol {

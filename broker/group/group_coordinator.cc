@@ -269,15 +269,15 @@ task<status> group_coordinator::load() {
 
 task<void> group_coordinator::run(int64_t interval_ms) {
   int64_t next_retention_check_ms =
-      monotonic_ns() / 1'000'000 + k_offsets_retention_check_interval_ms;
+      monotonic_ns() / 1'000'000 + _limits.offsets_retention_check_interval_ms;
   for (;;) {
     auto slept = co_await sleep_for(std::chrono::milliseconds(interval_ms)).with_cancel(_stop);
     if (!slept) break;
     const int64_t now_ms = monotonic_ns() / 1'000'000;
     tick(now_ms);
     if (now_ms >= next_retention_check_ms) {
-      next_retention_check_ms = now_ms + k_offsets_retention_check_interval_ms;
-      expire_offsets(wall_ms(), k_offsets_retention_ms);
+      next_retention_check_ms = now_ms + _limits.offsets_retention_check_interval_ms;
+      expire_offsets(wall_ms(), _limits.offsets_retention_ms);
     }
   }
 }

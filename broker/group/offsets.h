@@ -14,13 +14,8 @@
 
 namespace ringlog::broker {
 
-// offsets.retention.minutes (Kafka's default, 7 days) and
-// offsets.retention.check.interval.ms (10 minutes).
-inline constexpr int64_t k_offsets_retention_ms = 7LL * 24 * 60 * 60 * 1000;
-inline constexpr int64_t k_offsets_retention_check_interval_ms = 600'000;
-
-// offset.metadata.max.bytes: a longer metadata string gets OFFSET_METADATA_TOO_LARGE.
-inline constexpr size_t k_offset_metadata_max_bytes = 4096;
+// offsets.retention.minutes, offsets.retention.check.interval.ms and
+// offset.metadata.max.bytes are broker config keys (group_limits, group.h).
 
 struct committed_offset {
   int64_t offset = -1;

@@ -118,7 +118,8 @@ task<net::reply> handle_offset_commit(broker& b, net::request_context& ctx,
           static_cast<size_t>(part.partition_index) >= known->partitions.size()) {
         part_out.error_code = protocol::code(kafka_error::unknown_topic_or_partition);
       } else if (part.committed_metadata &&
-                 part.committed_metadata->size() > k_offset_metadata_max_bytes) {
+                 part.committed_metadata->size() >
+                     static_cast<size_t>(b.config().offset_metadata_max_bytes)) {
         part_out.error_code = protocol::code(kafka_error::offset_metadata_too_large);
       }
     }

@@ -434,3 +434,28 @@ def test_cooperative_sticky_revokes_only_the_partitions_that_move(broker):
     assert events["b_revoked"] == []
     a.close()
     b.close()
+
+
+def test_group_limits_come_from_the_broker_config(fresh_broker):
+    """offset.metadata.max.bytes from the config refuses a longer commit
+    metadata with OFFSET_METADATA_TOO_LARGE; a shorter one is kept."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+    from kafka.structs import TopicPartition as KTopicPartition
+
+    b = fresh_broker
+    b.extra = ["offset.metadata.max.bytes=8", "group.initial.rebalance.delay.ms=0"]
+    b.start()
+    topic = unique_topic("limits")
+    create_topic(b, topic, 1)
+    produce(b, topic, 5)
+    group = unique_topic("gl")
+    c = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=group, enable_auto_commit=False)
+    tp = KTopicPartition(topic, 0)
+    c.assign([tp])
+    with pytest.raises(Exception) as refused:
+        c.commit({tp: OffsetAndMetadata(3, "x" * 50)})
+    assert "OffsetMetadataTooLarge" in type(refused.value).__name__ or "12" in str(refused.value)
+    c.commit({tp: OffsetAndMetadata(3, "short")})
+    assert c.committed(tp) == 3
+    c.close()
