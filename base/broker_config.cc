@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <limits>
 #include <variant>
@@ -628,6 +629,49 @@ result<listener> parse_listener(std::string_view text) {
   }
   out.port = static_cast<uint16_t>(port);
   return out;
+}
+
+command_line_outcome load_broker_command_line(int argc, char** argv, std::string_view tool,
+                                              std::string_view usage, std::string_view version) {
+  std::optional<std::string> config_path;
+  std::vector<std::string> overrides;
+  bool print_config = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      fmt::print("{}", usage);
+      return {std::nullopt, 0};
+    } else if (arg == "--version") {
+      fmt::print("{} {}\n", tool, version);
+      return {std::nullopt, 0};
+    } else if (arg == "--override") {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "{}: --override needs KEY=VALUE\n", tool);
+        return {std::nullopt, 2};
+      }
+      overrides.emplace_back(argv[++i]);
+    } else if (arg.rfind("--override=", 0) == 0) {
+      overrides.push_back(arg.substr(11));
+    } else if (arg == "--print-config") {
+      print_config = true;
+    } else if (!arg.empty() && arg[0] != '-' && !config_path) {
+      config_path = arg;
+    } else {
+      fmt::print(stderr, "{}: unexpected argument \"{}\" (see --help)\n", tool, arg);
+      return {std::nullopt, 2};
+    }
+  }
+  auto config = load_broker_config(config_path, overrides);
+  if (!config) {
+    // Config errors are self-describing lines, one per problem.
+    fmt::print(stderr, "{}: bad configuration:\n{}\n", tool, config.error().detail());
+    return {std::nullopt, 2};
+  }
+  if (print_config) {
+    fmt::print("{}", render_broker_config(*config));
+    return {std::nullopt, 0};
+  }
+  return {std::move(*config), 0};
 }
 
 }  // namespace ringlog

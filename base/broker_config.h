@@ -89,6 +89,18 @@ result<broker_config> load_broker_config(const std::optional<std::string>& path,
 // and `--print-config`.
 std::string render_broker_config(const broker_config& config);
 
+// The command line every tool that runs with the broker's config shares:
+//   TOOL [CONFIG_FILE] [--override KEY=VALUE]... [--print-config] [--help] [--version]
+// Loads the config, or handles the argument itself and says how to exit:
+// --help, --version and --print-config print to stdout (exit 0); a bad
+// argument or config prints why to stderr, prefixed with `tool` (exit 2).
+struct command_line_outcome {
+  std::optional<broker_config> config;  // set: go on running
+  int exit_code = 0;                    // otherwise: exit with this
+};
+command_line_outcome load_broker_command_line(int argc, char** argv, std::string_view tool,
+                                              std::string_view usage, std::string_view version);
+
 // One listener, `NAME://host:port`.
 struct listener {
   std::string name;  // e.g. PLAINTEXT

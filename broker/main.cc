@@ -39,43 +39,9 @@ arguments or config.
 )";
 
 int run(int argc, char** argv) {
-  std::optional<std::string> config_path;
-  std::vector<std::string> overrides;
-  bool print_config = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(k_usage, stdout);
-      return 0;
-    } else if (arg == "--version") {
-      std::printf("ringlog-broker %s\n", RINGLOG_VERSION);
-      return 0;
-    } else if (arg == "--override") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ringlog-broker: --override needs KEY=VALUE\n");
-        return 2;
-      }
-      overrides.emplace_back(argv[++i]);
-    } else if (arg.rfind("--override=", 0) == 0) {
-      overrides.push_back(arg.substr(11));
-    } else if (arg == "--print-config") {
-      print_config = true;
-    } else if (!arg.empty() && arg[0] != '-' && !config_path) {
-      config_path = arg;
-    } else {
-      std::fprintf(stderr, "ringlog-broker: unexpected argument \"%s\" (see --help)\n", arg.c_str());
-      return 2;
-    }
-  }
-  auto config = load_broker_config(config_path, overrides);
-  if (!config) {
-    std::fprintf(stderr, "ringlog-broker: bad configuration:\n%s\n", config.error().detail().c_str());
-    return 2;
-  }
-  if (print_config) {
-    std::fputs(render_broker_config(*config).c_str(), stdout);
-    return 0;
-  }
+  auto loaded = load_broker_command_line(argc, argv, "ringlog-broker", k_usage, RINGLOG_VERSION);
+  if (!loaded.config) return loaded.exit_code;
+  const broker_config* config = &*loaded.config;
   set_log_level(config->ringlog_log_level);
   RINGLOG_INFO("effective configuration:\n{}", render_broker_config(*config));
 

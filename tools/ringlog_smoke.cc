@@ -46,6 +46,7 @@ prints the figures and exits.
   --override KEY=VALUE  set a key on top of the file (repeatable)
   --print-config        print the effective configuration and exit
   --help                this text
+  --version             print the version and exit
 
 Exit status: 0 healthy, 1 the host cannot run Ringlog, 2 bad arguments or config.
 )";
@@ -105,42 +106,9 @@ int64_t percentile(std::vector<int64_t> v, double p) {
 }
 
 int run(int argc, char** argv) {
-  std::optional<std::string> config_path;
-  std::vector<std::string> overrides;
-  bool print_config = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(k_usage, stdout);
-      return 0;
-    } else if (arg == "--override") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "ringlog-smoke: --override needs KEY=VALUE\n");
-        return 2;
-      }
-      overrides.emplace_back(argv[++i]);
-    } else if (arg.rfind("--override=", 0) == 0) {
-      overrides.push_back(arg.substr(11));
-    } else if (arg == "--print-config") {
-      print_config = true;
-    } else if (!arg.empty() && arg[0] != '-' && !config_path) {
-      config_path = arg;
-    } else {
-      std::fprintf(stderr, "ringlog-smoke: unexpected argument \"%s\" (see --help)\n", arg.c_str());
-      return 2;
-    }
-  }
-
-  auto config = load_broker_config(config_path, overrides);
-  if (!config) {
-    // Config errors are self-describing lines, one per problem.
-    std::fprintf(stderr, "ringlog-smoke: bad configuration:\n%s\n", config.error().detail().c_str());
-    return 2;
-  }
-  if (print_config) {
-    std::fputs(render_broker_config(*config).c_str(), stdout);
-    return 0;
-  }
+  auto loaded = load_broker_command_line(argc, argv, "ringlog-smoke", k_usage, RINGLOG_VERSION);
+  if (!loaded.config) return loaded.exit_code;
+  const broker_config* config = &*loaded.config;
   set_log_level(config->ringlog_log_level);
 
   for (const auto& dir : config->log_dirs) {
