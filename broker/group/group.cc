@@ -675,6 +675,8 @@ void group::restore(const group_snapshot& s, int64_t now_ms) {
     _leader.clear();
   }
   stored_generation = _generation;
+  durable_generation = _generation;
+  store_error = kafka_error::none;
   state_timestamp_ms = s.current_state_timestamp_ms;
 }
 

@@ -170,8 +170,12 @@ class group {
   // Loading __consumer_offsets: the group as of its last stored rebalance;
   // members (each with the session timeout from now) make it Stable.
   void restore(const group_snapshot& s, int64_t now_ms);
-  // The generation last written to __consumer_offsets (the coordinator's).
+  // The generation last written to __consumer_offsets (the coordinator's):
+  // `stored_generation` once its write started, `durable_generation` once the
+  // write ended, with `store_error` its outcome.
   int32_t stored_generation = -1;
+  int32_t durable_generation = -1;
+  kafka_error store_error = kafka_error::none;
 
   // offsets.retention.minutes (Kafka's rules since KIP-211/KIP-496): an
   // offset with an explicit expire timestamp (OffsetCommit v2-4) expires

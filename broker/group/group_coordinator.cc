@@ -145,11 +145,30 @@ task<kafka_error> group_coordinator::store_group(std::string group_id) {
       (g->state() != group_state::stable && g->state() != group_state::empty)) {
     co_return kafka_error::none;
   }
-  g->stored_generation = g->generation();
+  const int32_t generation = g->generation();
+  g->stored_generation = generation;
   std::vector<group_record> records(1);
   records[0].key = encode_group_key(group_id);
   records[0].value = encode_group_value(g->snapshot(wall_ms()));
-  co_return co_await append(std::move(group_id), std::move(records));
+  const kafka_error error = co_await append(group_id, std::move(records));
+  // The group may have been deleted or rebalanced again meanwhile.
+  g = find(group_id);
+  if (g != nullptr && g->stored_generation == generation) {
+    g->durable_generation = generation;
+    g->store_error = error;
+  }
+  _stored.notify_all();
+  co_return error;
+}
+
+task<kafka_error> group_coordinator::wait_stored(std::string group_id, int32_t generation) {
+  while (!_stopped) {
+    const group* g = find(group_id);
+    if (g == nullptr || g->stored_generation != generation) co_return kafka_error::none;
+    if (g->durable_generation == generation) co_return g->store_error;
+    if (co_await _stored.wait(&_stop) != wake_reason::notified) break;
+  }
+  co_return kafka_error::coordinator_not_available;
 }
 
 void group_coordinator::store_later(const group& g) {

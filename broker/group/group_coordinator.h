@@ -31,6 +31,7 @@
 #include "base/result.h"
 #include "broker/group/group.h"
 #include "engine/runtime/cancel.h"
+#include "engine/runtime/event.h"
 #include "engine/runtime/task.h"
 
 namespace ringlog::storage {
@@ -90,6 +91,11 @@ class group_coordinator {
   // Writes the group's metadata if its generation moved since the last write
   // and it is Stable or Empty (a rebalance completed).
   task<kafka_error> store_group(std::string group_id);
+  // A member's SyncGroup answer for `generation` waits here until the write
+  // of that generation's metadata (started by the leader's SyncGroup) ended,
+  // so no member learns an assignment a crash could undo. Its error, or NONE
+  // (also when the group is gone or moved on: the caller's answer stands).
+  task<kafka_error> wait_stored(std::string group_id, int32_t generation);
   // The same in the background, after a change made outside a handler (a
   // session expiry, a leave).
   void store_later(const group& g);
@@ -113,6 +119,7 @@ class group_coordinator {
   std::unordered_map<std::string, std::unique_ptr<group>> _groups;
   std::mt19937_64 _random;
   cancel_source _stop;
+  event _stored;  // a group metadata write ended
   bool _stopped = false;
   bool _loading = false;
   storage::log_manager* _logs = nullptr;

@@ -1,5 +1,5 @@
 // SyncGroup: on the group's shard; a member's answer waits there until the
-// leader's assignment arrives (or the rebalance restarts). The leader's
+// leader's assignment arrives (or the rebalance restarts). Every member's
 // answer also waits for the group's metadata record (GroupMetadataValue) to
 // be durable in __consumer_offsets.
 #include "net/protocol/api/sync_group.h"
@@ -34,11 +34,16 @@ task<sync_result> sync_local(broker& b, protocol::sync_group_request& request) {
   g->sync(request.generation_id, request.member_id, request.group_instance_id,
           request.protocol_type, request.protocol_name, std::move(assignments),
           monotonic_ns() / 1'000'000, call.callback());
-  // The leader's assignment completed the rebalance: its answer waits until
-  // the group's metadata is durable (the followers already have theirs).
+  // The leader's assignment completed the rebalance: the leader writes the
+  // group's metadata, and every member's answer waits until it is durable.
   const kafka_error stored = co_await gc.store_group(request.group_id);
   sync_result r = co_await call.wait();
-  if (stored != kafka_error::none && r.error == kafka_error::none) r.error = stored;
+  if (r.error != kafka_error::none) co_return r;
+  r.error = stored;
+  if (r.error == kafka_error::none) {
+    r.error = co_await gc.wait_stored(request.group_id, request.generation_id);
+  }
+  if (r.error != kafka_error::none) r.assignment.clear();
   co_return r;
 }
 
