@@ -286,7 +286,8 @@ void group::add_member(join_params p, const std::string& member_id, int64_t now_
   m.protocol_type = std::move(p.protocol_type);
   m.protocols = std::move(p.protocols);
   m.awaiting_join = std::move(done);
-  m.heartbeat_deadline_ms = now_ms + m.session_timeout_ms;
+  m.is_new = true;
+  m.heartbeat_deadline_ms = now_ms + k_new_member_join_timeout_ms;
   m.join_order = _next_join_order++;
   if (m.group_instance_id) _static[*m.group_instance_id] = member_id;
   if (_leader.empty()) _leader = member_id;
@@ -387,6 +388,7 @@ void group::complete_join(int64_t now_ms) {
   _state = group_state::completing_rebalance;
   for (auto& [id, m] : _members) {
     m.assignment.clear();
+    m.is_new = false;
     m.heartbeat_deadline_ms = now_ms + m.session_timeout_ms;
     auto cb = std::move(m.awaiting_join);
     m.awaiting_join = nullptr;
@@ -573,10 +575,11 @@ void group::tick(int64_t now_ms) {
   for (auto it = _pending.begin(); it != _pending.end();) {
     it = now_ms >= it->second ? _pending.erase(it) : std::next(it);
   }
-  // A parked member is alive; the others must have heartbeated in time.
+  // A parked member is alive (a new one only up to its join timeout); the
+  // others must have heartbeated in time.
   std::vector<std::string> expired;
   for (const auto& [id, m] : _members) {
-    if (!m.awaiting_join && !m.awaiting_sync && now_ms >= m.heartbeat_deadline_ms) {
+    if ((!m.awaiting_join || m.is_new) && !m.awaiting_sync && now_ms >= m.heartbeat_deadline_ms) {
       expired.push_back(id);
     }
   }

@@ -45,6 +45,10 @@ std::string_view state_name(group_state s) noexcept;
 // Kafka's default offsets.retention.minutes (7 days), in ms.
 inline constexpr int64_t k_default_offsets_retention_ms = 7LL * 24 * 60 * 60 * 1000;
 
+// Kafka's GroupCoordinator.NewMemberJoinTimeoutMs (KIP-394): how long a new
+// member's first JoinGroup may stay parked before the member is dropped.
+inline constexpr int64_t k_new_member_join_timeout_ms = 300'000;
+
 struct group_limits {
   int32_t min_session_timeout_ms = 6'000;                  // group.min.session.timeout.ms
   int32_t max_session_timeout_ms = 1'800'000;              // group.max.session.timeout.ms
@@ -112,6 +116,10 @@ struct group_member {
   sync_callback awaiting_sync;  // set while its SyncGroup is parked
   int64_t heartbeat_deadline_ms = 0;
   uint64_t join_order = 0;  // leader choice: the earliest joined member
+  // Joined but not yet through a completed join phase: its parked JoinGroup
+  // does not keep it alive past k_new_member_join_timeout_ms (a client that
+  // hung up mid-rebalance must not hold the group for a long rebalance timeout).
+  bool is_new = false;
 
   const std::vector<std::byte>* metadata_for(std::string_view protocol) const noexcept;
 };

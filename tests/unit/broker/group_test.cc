@@ -174,6 +174,36 @@ TEST(Group, MemberThatDoesNotRejoinIsRemovedAtTheRebalanceTimeout) {
   EXPECT_EQ(h.g->members().size(), 1u);
 }
 
+TEST(Group, NewMemberParkedPastTheJoinTimeoutIsDropped) {
+  harness h;
+  auto a = h.join_new();
+  const std::string ida = (*a)->member_id;
+  h.sync(1, ida, {});
+  // a's rebalance timeout is long (10 min): the join phase would wait that
+  // long for it, but a new member's parked join lasts 5 min at most.
+  auto pa = h.params(ida);
+  pa.rebalance_timeout_ms = 600'000;
+  auto a2 = h.join(std::move(pa));
+  ASSERT_TRUE(a2->has_value());
+  auto sa = h.sync((*a2)->generation_id, ida, {});
+  ASSERT_EQ(h.g->state(), group_state::stable);
+
+  auto b = h.join_new();
+  ASSERT_FALSE(b->has_value());
+  ASSERT_EQ(h.g->state(), group_state::preparing_rebalance);
+  for (int64_t t = 0; t < k_new_member_join_timeout_ms - 5'000; t += 5'000) {
+    h.advance(5'000);
+    EXPECT_EQ(h.g->heartbeat((*a2)->generation_id, ida, std::nullopt, h.now),
+              kafka_error::rebalance_in_progress);
+  }
+  EXPECT_FALSE(b->has_value()) << "still inside the new member's join timeout";
+  h.advance(5'000);
+  ASSERT_TRUE(b->has_value());
+  EXPECT_EQ((*b)->error, kafka_error::unknown_member_id);
+  EXPECT_EQ(h.g->members().size(), 1u) << "the old member stays";
+  EXPECT_EQ(h.g->members().count(ida), 1u);
+}
+
 TEST(Group, SessionTimeoutExpiresASilentMember) {
   harness h;
   auto a = h.join_new();
