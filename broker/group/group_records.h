@@ -3,9 +3,9 @@
 // Kafka's):
 //   key   int16 version 0/1: OffsetCommitKey   group, topic, partition
 //         int16 version 2:   GroupMetadataKey  group
-//   value OffsetCommitValue  v0-v4 read; we write v3 (v1 when an expire
+//   value OffsetCommitValue  v0-v3 read; we write v3 (v1 when an expire
 //                            timestamp is set, as Kafka does)
-//         GroupMetadataValue v0-v4 read; we write v3
+//         GroupMetadataValue v0-v3 read; we write v3 (v4, flexible, skipped)
 //   a null value is a tombstone (the offset, or the whole group, is gone).
 //
 // Pure functions, any thread. Decoders are bounded: a short or malformed
