@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/runtime/blocking_pool.h"
 
 namespace ringlog {
 namespace {
@@ -375,6 +376,7 @@ runtime::runtime(runtime_options options) : _options(options) {
                  _options.shards);
   for (unsigned i = 0; i < _options.shards; ++i) _shards.push_back(std::make_unique<shard>(*this, i));
   _setup_errors.resize(_options.shards);
+  _blocking = std::make_unique<blocking_pool>(*this, _options.shards);
 }
 
 runtime::~runtime() { stop(); }
@@ -453,6 +455,7 @@ void runtime::stop() {
   for (auto& s : _shards) s->wake();
   for (auto& t : _threads) t.join();
   _threads.clear();
+  _blocking->stop();
   for (auto& s : _shards) s->teardown();
 }
 

@@ -41,6 +41,7 @@ namespace ringlog {
 
 class runtime;
 class cancel_source;
+class blocking_pool;
 
 // The completion record of one submitted operation; lives in the awaiting
 // coroutine's frame, so an operation allocates nothing.
@@ -200,6 +201,9 @@ class runtime {
 
   int ring_fd(unsigned id) const noexcept { return _shards[id]->_ring_fd; }
 
+  // Threads for blocking calls (blocking.h), one per shard, started on first use.
+  blocking_pool& blocking() noexcept { return *_blocking; }
+
   // What the kernel gave shard 0, for the start-up line:
   // "io_uring SINGLE_ISSUER|DEFER_TASKRUN, hops via MSG_RING".
   std::string features() const;
@@ -216,6 +220,7 @@ class runtime {
   std::atomic<int64_t> _live_tasks{0};
   bool _msg_ring = false;
   bool _started = false;
+  std::unique_ptr<blocking_pool> _blocking;
 
   // Start-up handshake: each shard reports its ring set-up, then waits until
   // all have (a hop needs its target's ring fd).
