@@ -166,7 +166,7 @@ const std::vector<binding>& bindings() {
         .type = key_type::int32,
         .default_text = "10485760",
         .min = 4,
-        .doc = "Preallocated size of a segment's offset and time indexes; a full index closes "
+        .doc = "Largest size of a segment's offset and time indexes; a full index closes "
                "the segment."},
        &broker_config::log_index_size_max_bytes},
       {{.name = "log.index.interval.bytes",

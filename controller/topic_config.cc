@@ -157,7 +157,7 @@ const std::vector<topic_key>& table() {
         .type = key_type::int32,
         .default_text = "10485760",
         .min = 4,
-        .doc = "Preallocated size of a segment's offset and time indexes."},
+        .doc = "Largest size of a segment's offset and time indexes."},
        +[](const broker_config& b) { return fmt::format("{}", b.log_index_size_max_bytes); }},
       {{.name = "segment.jitter.ms",
         .type = key_type::int64,

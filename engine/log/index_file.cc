@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -28,37 +29,16 @@ result<index_file> index_file::open(std::string path, size_t entry_bytes, size_t
                                     index_access access) {
   RINGLOG_ASSERT(entry_bytes > 0, "index entry size 0");
   index_file f(std::move(path), entry_bytes, access);
-  const bool writable = access == index_access::read_write;
-  const int flags = writable ? (O_RDWR | O_CREAT | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC);
-
+  const int flags = access == index_access::read_only ? (O_RDONLY | O_CLOEXEC)
+                                                      : (O_RDWR | O_CREAT | O_CLOEXEC);
   const int fd = ::open(f._path.c_str(), flags, 0644);
   if (fd < 0) return error::from_errno(errno, "open", f._path);
-  bool created = false;  // zero bytes before we extended it: no entries
-  if (writable) {
-    // Check the size before extending: a torn file must not be padded into a
-    // plausible one.
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return error::from_errno(err, "fstat", f._path);
-    }
-    const auto size = static_cast<size_t>(st.st_size);
-    created = size == 0;
-    const size_t cap = max_bytes / entry_bytes * entry_bytes;
-    RINGLOG_ASSERT(cap > 0, "{}: max_bytes {} holds no {}-byte entry", f._path, max_bytes,
-                   entry_bytes);
-    if (size % entry_bytes == 0 && size < cap && ::ftruncate(fd, static_cast<off_t>(cap)) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return error::from_errno(err, "ftruncate", f._path);
-    }
-  }
   if (auto mapped = f.map_fd(fd); !mapped) return std::move(mapped).error();
-  // Counting probes log2(slots) pages of the mapping; in a new sparse file
-  // each probe faults in a zero page (measured: 14% of a 1,000-partition
-  // CreateTopics was that memset), so a file that was empty is known empty.
-  f._entries = created ? 0 : f.count_entries();
+  f._entries = f.count_entries();
+  if (access == index_access::read_write) {
+    f._access = index_access::sealed;  // make_appendable turns it read_write
+    if (auto st = f.make_appendable(max_bytes); !st) return std::move(st).error();
+  }
   RINGLOG_ASSERT(f._entries <= f.max_entries(), "{}: {} entries in {} slots", f._path, f._entries,
                  f.max_entries());
   return f;
@@ -71,11 +51,13 @@ index_file::index_file(index_file&& other) noexcept
       _fd(std::exchange(other._fd, -1)),
       _data(std::exchange(other._data, nullptr)),
       _file_bytes(std::exchange(other._file_bytes, 0)),
-      _entries(std::exchange(other._entries, 0)) {}
+      _entries(std::exchange(other._entries, 0)),
+      _anon(std::exchange(other._anon, false)) {}
 
 index_file& index_file::operator=(index_file&& other) noexcept {
   if (this != &other) {
-    close();
+    unmap();
+    if (_fd >= 0) ::close(std::exchange(_fd, -1));
     _path = std::move(other._path);
     _entry_bytes = other._entry_bytes;
     _access = other._access;
@@ -83,11 +65,15 @@ index_file& index_file::operator=(index_file&& other) noexcept {
     _data = std::exchange(other._data, nullptr);
     _file_bytes = std::exchange(other._file_bytes, 0);
     _entries = std::exchange(other._entries, 0);
+    _anon = std::exchange(other._anon, false);
   }
   return *this;
 }
 
-index_file::~index_file() { close(); }
+index_file::~index_file() {
+  unmap();
+  if (_fd >= 0) ::close(std::exchange(_fd, -1));
+}
 
 status index_file::map_fd(int fd) {
   RINGLOG_ASSERT(_fd < 0 && _data == nullptr, "{}: mapped twice", _path);
@@ -106,8 +92,7 @@ status index_file::map_fd(int fd) {
   }
   // mmap of length 0 is EINVAL; an empty index simply has no mapping.
   if (size > 0) {
-    const int prot = _access == index_access::read_write ? (PROT_READ | PROT_WRITE) : PROT_READ;
-    void* p = ::mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
       const int err = errno;
       ::close(fd);
@@ -127,6 +112,52 @@ void index_file::unmap() noexcept {
     RINGLOG_ASSERT(rc == 0, "{}: munmap: {}", _path, std::strerror(errno));
     _data = nullptr;
   }
+  _anon = false;
+}
+
+status index_file::load_anon(size_t cap_bytes, const std::byte* from, size_t copy_bytes) {
+  RINGLOG_ASSERT(copy_bytes <= cap_bytes && cap_bytes > 0, "{}: {} bytes into {}", _path,
+                 copy_bytes, cap_bytes);
+  // NORESERVE: an index has room for max_bytes (10 MiB by default) but uses a
+  // page per 512 offset entries written; untouched pages cost nothing.
+  void* p = ::mmap(nullptr, cap_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return error::from_errno(errno, "mmap", _path);
+  auto* anon = static_cast<std::byte*>(p);
+  if (copy_bytes > 0) std::memcpy(anon, from, copy_bytes);
+  unmap();
+  _data = anon;
+  _file_bytes = cap_bytes;
+  _anon = true;
+  return ok();
+}
+
+status index_file::make_appendable(size_t max_bytes) {
+  RINGLOG_ASSERT(_access != index_access::read_only, "{}: make a read-only index appendable",
+                 _path);
+  RINGLOG_ASSERT(is_open(), "{}: make a closed index appendable", _path);
+  if (_anon) return ok();
+  const size_t used = _entries * _entry_bytes;
+  const size_t cap = std::max({max_bytes / _entry_bytes * _entry_bytes, used, _entry_bytes});
+  if (auto st = load_anon(cap, _data, used); !st) return st;
+  _access = index_access::read_write;
+  return ok();
+}
+
+status index_file::persist() {
+  RINGLOG_ASSERT(_anon && is_open(), "{}: persist of an index that is not appendable", _path);
+  const size_t bytes = _entries * _entry_bytes;
+  size_t done = 0;
+  while (done < bytes) {
+    const ssize_t n = ::pwrite(_fd, _data + done, bytes - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return error::from_errno(n < 0 ? errno : EIO, "pwrite", _path);
+    done += static_cast<size_t>(n);
+  }
+  if (::ftruncate(_fd, static_cast<off_t>(bytes)) != 0) {
+    return error::from_errno(errno, "ftruncate", _path);
+  }
+  return ok();
 }
 
 size_t index_file::count_entries() const noexcept {
@@ -148,8 +179,7 @@ size_t index_file::count_entries() const noexcept {
 }
 
 bool index_file::append(std::span<const std::byte> entry) noexcept {
-  RINGLOG_ASSERT(_access == index_access::read_write, "{}: append to a read-only index", _path);
-  RINGLOG_ASSERT(is_open(), "{}: append to a closed index", _path);
+  RINGLOG_ASSERT(_anon, "{}: append to an index that is not appendable", _path);
   RINGLOG_ASSERT(entry.size() == _entry_bytes, "{}: entry of {} bytes, expected {}", _path,
                  entry.size(), _entry_bytes);
   if (is_full()) return false;
@@ -161,40 +191,34 @@ bool index_file::append(std::span<const std::byte> entry) noexcept {
 void index_file::truncate_entries(size_t n) noexcept {
   RINGLOG_ASSERT(n <= _entries, "{}: truncate to {} entries of {}", _path, n, _entries);
   if (n == _entries) return;
-  RINGLOG_ASSERT(_access == index_access::read_write, "{}: truncate a read-only index", _path);
-  RINGLOG_ASSERT(is_open(), "{}: truncate a closed index", _path);
-  // Zeroed, not just forgotten: after a crash the entry count is found again
-  // from the first all-zero slot, and stale entries there would come back.
+  RINGLOG_ASSERT(_anon, "{}: truncate an index that is not appendable", _path);
+  // Zeroed, not just forgotten: the memory is the source of the next append
+  // and of count_entries' rule if it is ever persisted short.
   std::memset(_data + n * _entry_bytes, 0, (_entries - n) * _entry_bytes);
   _entries = n;
 }
 
 status index_file::trim() {
-  RINGLOG_ASSERT(_access == index_access::read_write, "{}: trim a read-only index", _path);
   RINGLOG_ASSERT(is_open(), "{}: trim a closed index", _path);
-  const size_t bytes = _entries * _entry_bytes;
-  if (bytes == _file_bytes) return ok();
-  // Unmap before shrinking: pages past the new end would SIGBUS if touched.
-  unmap();
+  if (!_anon) return ok();
+  if (auto st = persist(); !st) return st;
   const int fd = std::exchange(_fd, -1);
+  unmap();
   _file_bytes = 0;
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    const int err = errno;
-    // Map the untouched file again so the index stays usable.
-    if (auto st = map_fd(fd); !st) return st;
-    return error::from_errno(err, "ftruncate", _path);
-  }
+  _access = index_access::sealed;
   return map_fd(fd);
 }
 
-status index_file::flush() const {
+status index_file::flush() {
   RINGLOG_ASSERT(is_open(), "{}: flush a closed index", _path);
-  if (_data == nullptr || _access == index_access::read_only) return ok();
-  if (::msync(_data, _file_bytes, MS_SYNC) != 0) return error::from_errno(errno, "msync", _path);
+  if (!_anon) return ok();
+  if (auto st = persist(); !st) return st;
+  if (::fdatasync(_fd) != 0) return error::from_errno(errno, "fdatasync", _path);
   return ok();
 }
 
 void index_file::close() noexcept {
+  RINGLOG_ASSERT(!_anon, "{}: close() of an appendable index would drop its entries", _path);
   unmap();
   if (_fd >= 0) {
     // close(2) errors on a regular file opened for mmap carry no lost data
@@ -207,7 +231,7 @@ status index_file::reopen() {
   if (is_open()) return ok();
   const size_t expected = _file_bytes;
   const int flags =
-      _access == index_access::read_write ? (O_RDWR | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC);
+      _access == index_access::read_only ? (O_RDONLY | O_CLOEXEC) : (O_RDWR | O_CLOEXEC);
   const int fd = ::open(_path.c_str(), flags);
   if (fd < 0) return error::from_errno(errno, "open", _path);
   if (auto st = map_fd(fd); !st) return st;

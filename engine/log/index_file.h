@@ -1,27 +1,41 @@
-// index_file: the memory-mapped file of fixed-size entries under both Kafka
-// segment indexes (.index, 8-byte entries; .timeindex, 12-byte entries). It
-// owns the fd and the mapping and knows how many leading slots hold entries;
-// what an entry means is the business of offset_index and time_index.
+// index_file: the fixed-size entries under both Kafka segment indexes
+// (.index, 8-byte entries; .timeindex, 12-byte entries). It owns the fd and
+// the memory the entries live in, and knows how many leading slots hold
+// entries; what an entry means is the business of offset_index and time_index.
 //
-// Entry count. A writable index is preallocated (ftruncate to its maximum, a
-// sparse file: blocks are allocated only as pages get written) and only trimmed
-// to its entries on roll or clean close, so after a crash the file is longer
-// than its entries and the rest is zeros. Both index kinds have strictly
-// increasing keys, so an all-zero entry can only be the first one: the entries
-// are the slots before the first all-zero slot at index >= 1, found by binary
-// search. An all-zero slot 0 followed by zeros is read as "no entries": it may
-// have been a real (0, 0) entry, but dropping it changes no lookup (an empty
-// index answers the segment start, which is what that entry says).
-// truncate_entries zeroes the slots it drops so the rule holds after any
-// sequence of appends and truncations.
+// Two states:
+//   appendable (the active segment's indexes): the entries live in anonymous
+//     memory with room for max_bytes, and reach the file only when persisted
+//     (trim on roll and clean close, persist, flush). Writing them through a
+//     shared file mapping instead dirtied one index page per partition per
+//     flush round, and on ext4 those pages (block allocation in a sparse file,
+//     data=ordered) rode along with every fdatasync and syncfs: with 1,000
+//     partitions durable appends ran at a third of the speed (BENCHMARKS.md).
+//     Nothing is lost by holding them back: after a crash, recovery re-reads
+//     the active segment (it holds the recovery point or lies past it) and
+//     rebuilds its indexes from the .log.
+//   sealed (every other segment, and tools): the file is mapped read-only at
+//     its size, so the page cache holds the entries and may evict them.
+//     make_appendable() copies a sealed index into memory again (the last
+//     segment at start-up, a truncation, a rebuild).
 //
-// Syscalls here (open, fstat, ftruncate, mmap, msync) are synchronous and run
-// on the calling shard: they happen on segment open, roll, truncation and
-// close, never per append or per lookup, and each costs microseconds.
+// Entry count of a file. Old files, and files left by a crash of an older
+// Ringlog, may be longer than their entries (preallocated, then zeros). Both
+// index kinds have strictly increasing keys, so an all-zero entry can only be
+// the first one: the entries are the slots before the first all-zero slot at
+// index >= 1, found by binary search. An all-zero slot 0 followed by zeros is
+// read as "no entries": it may have been a real (0, 0) entry, but dropping it
+// changes no lookup (an empty index answers the segment start, which is what
+// that entry says). Persisting cuts the file to exactly its entries.
+//
+// Syscalls here (open, fstat, pread, pwrite, ftruncate, mmap) are synchronous
+// and run on the calling shard: they happen on segment open, roll, truncation
+// and close, never per append or per lookup.
 //
 // Thread safety: none; an index_file belongs to the shard that owns its
-// partition. Lifetime: move-only; the destructor unmaps and closes. Dirty pages
-// of the mapping survive munmap in the page cache; flush() makes them durable.
+// partition. Lifetime: move-only; the destructor frees the memory and closes
+// the fd without persisting (a caller that wants the entries on disk trims,
+// persists or flushes first).
 #pragma once
 
 #include <cstddef>
@@ -34,16 +48,17 @@
 
 namespace ringlog::storage {
 
-enum class index_access { read_only, read_write };
+// read_only: tools; the file must exist. sealed: a segment's index, created
+// empty if missing, mapped at its size. read_write: appendable from the start.
+enum class index_access { read_only, sealed, read_write };
 
 class index_file {
  public:
-  // Opens (read_write: creating if missing) the index at `path`.
-  //   read_write: a file smaller than max_bytes rounded down to whole entries
-  //     is extended to that size (a new file is preallocated; an index trimmed
-  //     at its last close becomes appendable again); a larger one keeps its
-  //     size. max_bytes must hold at least one entry.
-  //   read_only: the file is mapped at its size; max_bytes is ignored.
+  // Opens the index at `path` (sealed and read_write create it if missing).
+  //   read_only, sealed: the file is mapped at its size; max_bytes is ignored.
+  //   read_write: the entries are read into memory with room for max_bytes
+  //     rounded down to whole entries (or the file's size if larger; at least
+  //     one entry); the file is not changed.
   // A size that is not a whole number of entries is errc::corrupt_index,
   // naming the path and the size.
   static result<index_file> open(std::string path, size_t entry_bytes, size_t max_bytes,
@@ -61,14 +76,15 @@ class index_file {
   size_t entry_bytes() const noexcept { return _entry_bytes; }
   index_access access() const noexcept { return _access; }
   size_t entries() const noexcept { return _entries; }
-  // Slots in the file, used or not.
+  // Slots, used or not: the capacity when appendable, the file's otherwise.
   size_t max_entries() const noexcept { return _file_bytes / _entry_bytes; }
   bool is_full() const noexcept { return _entries >= max_entries(); }
   size_t file_bytes() const noexcept { return _file_bytes; }
-  // Whether the fd and mapping are live (see close/reopen).
+  // Whether the fd (and the memory of the entries) are live (see close/reopen).
   bool is_open() const noexcept { return _fd >= 0; }
-  // For an async fdatasync by the flusher (it also writes back the mapping's
-  // dirty pages); -1 while closed.
+  // Whether append and truncate_entries may be used (entries in memory).
+  bool appendable() const noexcept { return _anon; }
+  // The file's descriptor, for an fdatasync after trim/persist; -1 while closed.
   int fd() const noexcept { return _fd; }
 
   // The bytes of slot i < max_entries(); the index must be open.
@@ -81,18 +97,28 @@ class index_file {
   const std::byte* data() const noexcept { return _data; }
 
   // Copies `entry` (entry_bytes long) into the next slot; false when full.
+  // Appendable indexes only.
   bool append(std::span<const std::byte> entry) noexcept;
-  // Keeps the first n <= entries() entries and zeroes the slots dropped.
+  // Keeps the first n <= entries() entries (appendable indexes only).
   void truncate_entries(size_t n) noexcept;
 
-  // Shrinks the file to its entries (roll, clean close); the index is full
-  // afterwards. An index with no entries becomes an empty, unmapped file.
+  // Sealed -> appendable: copies the entries into memory with room for
+  // max_bytes (as open(read_write) sizes it). A no-op when appendable.
+  status make_appendable(size_t max_bytes);
+  // Writes the entries to the file and cuts it to exactly them (no fdatasync).
+  // Appendable indexes only; they stay appendable.
+  status persist();
+  // Persists an appendable index and maps the file read-only: the index is
+  // sealed and full afterwards (roll, clean close). An index with no entries
+  // becomes an empty, unmapped file. A no-op on a sealed index.
   status trim();
-  // msync: makes the entries durable (clean shutdown).
-  status flush() const;
+  // Makes the entries durable: persist + fdatasync when appendable, nothing
+  // to do when sealed (its file already has them; fdatasync fd() for that).
+  status flush();
 
-  // Unmaps and closes the fd but remembers path, size and entries: a cold
-  // segment's index costs no map and no fd until reopen(). Idempotent.
+  // Sealed indexes: unmaps and closes the fd but remembers path, size and
+  // entries: a cold segment's index costs no map and no fd until reopen().
+  // Idempotent.
   void close() noexcept;
   // Maps the file again after close(); no entry scan. The file must still have
   // the size it had (errc::corrupt_index otherwise). A no-op when open.
@@ -102,20 +128,24 @@ class index_file {
   index_file(std::string path, size_t entry_bytes, index_access access) noexcept
       : _path(std::move(path)), _entry_bytes(entry_bytes), _access(access) {}
 
-  // Takes ownership of fd: fstat, size check, mmap of the whole file. Closes
-  // fd on failure. Leaves _entries alone.
+  // Takes ownership of fd: fstat, size check, read-only mmap of the whole
+  // file. Closes fd on failure. Leaves _entries alone.
   status map_fd(int fd);
+  // Replaces the memory of the entries with `cap_bytes` of anonymous memory
+  // holding the first `copy_bytes` of `from` (nullptr: read them from the file).
+  status load_anon(size_t cap_bytes, const std::byte* from, size_t copy_bytes);
   void unmap() noexcept;
-  // Entries in a freshly mapped file, by the trailing-zeros rule above.
+  // Entries in freshly loaded memory, by the trailing-zeros rule above.
   size_t count_entries() const noexcept;
 
   std::string _path;
   size_t _entry_bytes;
   index_access _access;
   int _fd = -1;
-  std::byte* _data = nullptr;  // nullptr when closed or when the file is empty
-  size_t _file_bytes = 0;
+  std::byte* _data = nullptr;  // nullptr when closed or when a sealed file is empty
+  size_t _file_bytes = 0;      // bytes of _data: the capacity, or the file's size
   size_t _entries = 0;
+  bool _anon = false;  // _data is anonymous memory (appendable)
 };
 
 // Kafka's warm section (AbstractIndex.warmEntries): lookups first search the

@@ -62,7 +62,11 @@ class offset_index {
   // Shrinks the file to its entries (segment roll or close); full afterwards.
   status trim() { return _file.trim(); }
   // Durable entries (clean shutdown); msync.
-  status flush() const { return _file.flush(); }
+  status flush() { return _file.flush(); }
+  // index_file.h: appendable (entries in memory) or sealed (file mapped).
+  bool appendable() const noexcept { return _file.appendable(); }
+  status make_appendable(size_t max_bytes) { return _file.make_appendable(max_bytes); }
+  status persist() { return _file.persist(); }
   // Lazy closing of a cold segment: frees the map and the fd, keeps the
   // entry count; reopen() maps it again without rescanning.
   void close() noexcept { _file.close(); }

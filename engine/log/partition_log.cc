@@ -101,6 +101,18 @@ segment* partition_log::find_segment(int64_t offset) noexcept {
 
 status partition_log::roll(int64_t now_ms) {
   if (auto st = active().seal(); !st) return st;
+  // The sealed indexes were just written to their files; the next flush
+  // round makes them durable with the data (recovery trusts the indexes of
+  // segments before the recovery point).
+  const std::array<int, 2> fds = active().index_fds();
+  const std::array<const std::string*, 2> paths = {&active().offsets().path(),
+                                                   &active().times().path()};
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i] < 0) continue;
+    const int copy = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return error::from_errno(errno, "dup", *paths[i]);
+    _unsynced.push_back(std::make_shared<segment_file>(copy, *paths[i]));
+  }
   auto next = segment::create(_dir, _next_offset, _config, now_ms);
   if (!next) return std::move(next).error();
   _segments.push_back(std::move(*next));
@@ -322,6 +334,13 @@ task<status> partition_log::close() {
   while (_in_flusher || _syncing) co_await yield();
   if (!_segments.empty() && !_offline) {
     if (status s = active().seal(); !s && st) st = s;
+    // A clean close promises indexes that need no rebuild at the next start.
+    const std::array<int, 2> fds = active().index_fds();
+    for (int fd : fds) {
+      if (fd < 0) continue;
+      status synced = co_await io::fdatasync(fd);
+      if (!synced && st) st = synced;
+    }
   }
   co_return st;
 }
@@ -527,6 +546,7 @@ task<status> partition_log::truncate_to(int64_t offset) {
     _dir_dirty = true;
   }
   segment& seg = active();
+  if (auto st = seg.make_appendable(); !st) co_return st;
   // Find the batch holding `offset` (or the first after it): the cut point.
   uint64_t pos = seg.offsets().lookup(offset).position;
   int64_t new_end = seg.base_offset();
@@ -547,6 +567,9 @@ task<status> partition_log::truncate_to(int64_t offset) {
     }
   }
   seg.truncate_to(std::min(pos, seg.size()), offset);
+  // The index files must not keep entries past the cut: a restart would
+  // trust them if the recovery point is past this segment.
+  if (auto st = seg.persist_indexes(); !st) co_return st;
   _next_offset = std::max(new_end, seg.base_offset());
   const position end{_next_offset, seg.base_offset(), seg.size()};
   if (_written.offset > end.offset) _written = end;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <filesystem>
 
@@ -188,7 +189,7 @@ result<std::vector<int64_t>> list_segments(const std::string& dir) {
 
 task<result<uint64_t>> scan_segment(segment& seg, uint64_t file_size, int64_t& next_offset,
                                     recovery_report& report) {
-  seg.reset_for_rebuild();
+  if (auto st = seg.reset_for_rebuild(); !st) co_return std::move(st).error();
   std::vector<std::byte> buf(
       std::min<uint64_t>(k_scan_chunk_bytes, std::max<uint64_t>(file_size, 1)));
   uint64_t pos = 0;  // file position of buf[0]
@@ -348,6 +349,20 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
     log->_next_offset = std::max(next, last.base_offset());
     log->_log_start_offset =
         std::max(state.log_start_offset, log->_segments.front()->base_offset());
+    // Segments rebuilt above hold their new indexes in memory: every one but
+    // the last is sealed now, its index files written and made durable.
+    for (size_t i = 0; i + 1 < log->_segments.size(); ++i) {
+      segment& seg = *log->_segments[i];
+      if (!seg.appendable()) continue;
+      if (auto st = seg.seal(); !st) co_return std::move(st).error();
+      const std::array<int, 2> fds = seg.index_fds();
+      for (int fd : fds) {
+        if (fd < 0) continue;
+        if (auto st = co_await io::fdatasync(fd); !st) co_return st.error();
+      }
+    }
+    // The last segment takes the appends.
+    if (auto st = last.make_appendable(); !st) co_return std::move(st).error();
   }
   report.segments = log->_segments.size();
   segment& last = *log->_segments.back();

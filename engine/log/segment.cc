@@ -57,6 +57,7 @@ segment::segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_f
       _segment_bytes(config.segment_bytes),
       _segment_ms(config.roll_ms()),
       _index_interval_bytes(config.index_interval_bytes),
+      _index_max_bytes(static_cast<size_t>(config.index_max_bytes)),
       _created_ms(created_ms) {}
 
 namespace {
@@ -71,16 +72,17 @@ result<std::shared_ptr<segment_file>> open_log_file(const std::string& path, int
 
 result<std::unique_ptr<segment>> segment::open_files(const std::string& dir, int64_t base_offset,
                                                      const log_config& config, int log_flags,
-                                                     int64_t created_ms, std::string_view suffix) {
+                                                     index_access indexes, int64_t created_ms,
+                                                     std::string_view suffix) {
   auto path = [&](const char* ext) {
     return dir + "/" + segment_file_name(base_offset, ext) + std::string(suffix);
   };
   auto file = open_log_file(path(".log"), log_flags);
   if (!file) return std::move(file).error();
   const auto index_bytes = static_cast<size_t>(config.index_max_bytes);
-  auto o = offset_index::open(path(".index"), base_offset, index_bytes, index_access::read_write);
+  auto o = offset_index::open(path(".index"), base_offset, index_bytes, indexes);
   if (!o) return std::move(o).error();
-  auto t = time_index::open(path(".timeindex"), base_offset, index_bytes, index_access::read_write);
+  auto t = time_index::open(path(".timeindex"), base_offset, index_bytes, indexes);
   if (!t) return std::move(t).error();
   return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*file), std::move(*o),
                                               std::move(*t), config, created_ms));
@@ -89,7 +91,8 @@ result<std::unique_ptr<segment>> segment::open_files(const std::string& dir, int
 result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t base_offset,
                                                  const log_config& config, int64_t now_ms,
                                                  std::string_view suffix) {
-  auto s = open_files(dir, base_offset, config, O_CREAT | O_EXCL, now_ms, suffix);
+  auto s = open_files(dir, base_offset, config, O_CREAT | O_EXCL, index_access::read_write, now_ms,
+                      suffix);
   if (!s) return s;
   // A fresh segment may find index files left by a crash between creating
   // them and the .log: they describe nothing.
@@ -100,7 +103,7 @@ result<std::unique_ptr<segment>> segment::create(const std::string& dir, int64_t
 
 result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t base_offset,
                                                const log_config& config) {
-  auto opened = open_files(dir, base_offset, config, 0, 0, {});
+  auto opened = open_files(dir, base_offset, config, 0, index_access::sealed, 0, {});
   if (!opened) return opened;
   std::unique_ptr<segment> s = std::move(*opened);
   struct stat st;
@@ -122,6 +125,7 @@ result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t b
 }
 
 bool segment::can_fit(uint64_t bytes, int64_t last_offset, int64_t now_ms) const noexcept {
+  if (!appendable()) return false;
   if (_size == 0) return last_offset - _base_offset <= std::numeric_limits<int32_t>::max();
   if (_size + bytes > static_cast<uint64_t>(_segment_bytes)) return false;
   if (last_offset - _base_offset > std::numeric_limits<int32_t>::max()) return false;
@@ -168,7 +172,18 @@ void segment::truncate_to(uint64_t position, int64_t offset) noexcept {
   if (_size == 0) _first_batch_timestamp = -1;
 }
 
-void segment::reset_for_rebuild() noexcept {
+status segment::make_appendable() {
+  if (auto st = _offsets.make_appendable(_index_max_bytes); !st) return st;
+  return _times.make_appendable(_index_max_bytes);
+}
+
+status segment::persist_indexes() {
+  if (auto st = _offsets.persist(); !st) return st;
+  return _times.persist();
+}
+
+status segment::reset_for_rebuild() {
+  if (auto st = make_appendable(); !st) return st;
   _offsets.truncate_to(_base_offset);
   _times.truncate_to(_base_offset);
   _size = 0;
@@ -176,6 +191,7 @@ void segment::reset_for_rebuild() noexcept {
   _first_batch_timestamp = -1;
   _max_timestamp = -1;
   _offset_of_max_timestamp = -1;
+  return ok();
 }
 
 namespace {
@@ -216,6 +232,7 @@ bool segment::has_final_names() const {
 }
 
 status segment::seal() {
+  if (!appendable()) return ok();
   if (_max_timestamp >= 0) (void)_times.append_final(_max_timestamp, _offset_of_max_timestamp);
   if (auto st = _offsets.trim(); !st) return st;
   return _times.trim();

@@ -11,6 +11,7 @@
 // is rolled away or deleted.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -46,15 +47,16 @@ int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) 
 class segment {
  public:
   // Creates the files of a new segment in `dir` (an existing .log is an error:
-  // EEXIST). Indexes are preallocated to config.index_max_bytes. A suffix
+  // EEXIST). Its indexes are appendable, with room for config.index_max_bytes
+  // each (index_file.h: in memory until the segment is sealed). A suffix
   // (".cleaned") is appended to every file name: the cleaner writes its
   // output under temporary names and renames them (rename_indexes, rename_log).
   static result<std::unique_ptr<segment>> create(const std::string& dir, int64_t base_offset,
                                                  const log_config& config, int64_t now_ms,
                                                  std::string_view suffix = {});
   // Opens an existing segment. Its size is the .log's size on disk; its
-  // indexes are opened writable (recovery may rebuild them) and, when absent,
-  // created empty.
+  // indexes are sealed (mapped read-only; created empty when absent) until
+  // make_appendable().
   static result<std::unique_ptr<segment>> open(const std::string& dir, int64_t base_offset,
                                                const log_config& config);
 
@@ -77,9 +79,18 @@ class segment {
   time_index& times() noexcept { return _times; }
   const offset_index& offsets() const noexcept { return _offsets; }
 
+  // Whether both indexes take appends (a created segment, or one given
+  // make_appendable); a sealed segment takes no more batches.
+  bool appendable() const noexcept { return _offsets.appendable() && _times.appendable(); }
+  // Makes a sealed segment's indexes appendable again (the last segment at
+  // start-up, a rebuild, a truncation).
+  status make_appendable();
+  // Writes an appendable segment's index entries to their files (no fdatasync).
+  status persist_indexes();
+
   // Whether a batch of `bytes` ending at `last_offset` may still go into this
-  // segment; false means roll first (size, age, full index, or a relative
-  // offset that no longer fits in 32 bits).
+  // segment; false means roll first (sealed, size, age, full index, or a
+  // relative offset that no longer fits in 32 bits).
   bool can_fit(uint64_t bytes, int64_t last_offset, int64_t now_ms) const noexcept;
   // A topic's segment.bytes / segment.ms changed: the active segment rolls by
   // the new limits from its next append on, as in Kafka.
@@ -96,16 +107,21 @@ class segment {
   // Cuts the segment at `position`, the start of the first batch holding an
   // offset >= `offset`: index entries at or past `offset` go, and the max
   // timestamp falls back to the time index's last entry (as Kafka does).
-  // The caller truncates the file itself.
+  // The caller truncates the file itself. Appendable segments only.
   void truncate_to(uint64_t position, int64_t offset) noexcept;
 
-  // Resets the segment to empty indexes and `size` bytes (recovery rebuilds
-  // the indexes by feeding reserve() every valid batch from position 0).
-  void reset_for_rebuild() noexcept;
+  // Resets the segment to empty, appendable indexes and 0 bytes (recovery
+  // rebuilds the indexes by feeding reserve() every valid batch from
+  // position 0).
+  status reset_for_rebuild();
 
-  // Closes the active role: the final time index entry, indexes trimmed to
-  // their entries (on roll and on clean close).
+  // Closes the active role: the final time index entry, indexes written to
+  // their files and sealed (on roll, on clean close, after a rebuild). The
+  // caller fdatasyncs index_fds() when it needs them durable. A no-op on a
+  // sealed segment.
   status seal();
+  // The descriptors of the .index and .timeindex (-1 when closed).
+  std::array<int, 2> index_fds() const noexcept { return {_offsets.fd(), _times.fd()}; }
 
   // Rename the segment's files from `<name><from>` to `<name><to>` (suffixes
   // such as ".cleaned", ".swap", or "" for the final names): the .index and
@@ -123,7 +139,8 @@ class segment {
  private:
   static result<std::unique_ptr<segment>> open_files(const std::string& dir, int64_t base_offset,
                                                      const log_config& config, int log_flags,
-                                                     int64_t created_ms, std::string_view suffix);
+                                                     index_access indexes, int64_t created_ms,
+                                                     std::string_view suffix);
   segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_file> file, offset_index o,
           time_index t, const log_config& config, int64_t created_ms) noexcept;
 
@@ -135,6 +152,7 @@ class segment {
   int64_t _segment_bytes;
   int64_t _segment_ms;
   int32_t _index_interval_bytes;
+  size_t _index_max_bytes;
   int64_t _created_ms;
   uint64_t _size = 0;
   uint64_t _bytes_since_index = 0;

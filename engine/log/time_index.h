@@ -85,7 +85,11 @@ class time_index {
   void truncate_to(int64_t offset) noexcept;
 
   status trim() { return _file.trim(); }
-  status flush() const { return _file.flush(); }
+  status flush() { return _file.flush(); }
+  // index_file.h: appendable (entries in memory) or sealed (file mapped).
+  bool appendable() const noexcept { return _file.appendable(); }
+  status make_appendable(size_t max_bytes) { return _file.make_appendable(max_bytes); }
+  status persist() { return _file.persist(); }
   void close() noexcept { _file.close(); }
   status reopen() { return _file.reopen(); }
   bool is_open() const noexcept { return _file.is_open(); }

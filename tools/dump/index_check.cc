@@ -51,8 +51,8 @@ status check_unused_area(const file_reader& file, size_t entries, size_t entry_b
   }
   rep.note(file.path(), used,
            fmt::format("{} unused slots (bytes {}..{}) are zeros: the index was preallocated and "
-                       "not trimmed (an active segment, or a crash before it rolled); they are "
-                       "not entries",
+                       "not trimmed (written by a Ringlog before in-memory active indexes, or "
+                       "by another tool); they are not entries",
                        (size - used) / entry_bytes, used, size));
   return ok();
 }

@@ -978,7 +978,9 @@ TEST(DumpIndex, ListsEntriesAndReportsAnUntrimmedZeroAreaAsANote) {
     ASSERT_TRUE(idx);
     ASSERT_TRUE(idx->append(1002, 0));
     ASSERT_TRUE(idx->append(1010, 4200));
-    // Not trimmed: a crashed or still-active segment's index.
+    ASSERT_TRUE(idx->persist());
+    // Preallocated and not trimmed, as earlier versions left an active index.
+    std::filesystem::resize_file(path, 1024);
   }
   const tool_output r = run_tool({path});
   EXPECT_EQ(r.status, k_exit_clean) << r.out;
@@ -988,8 +990,9 @@ TEST(DumpIndex, ListsEntriesAndReportsAnUntrimmedZeroAreaAsANote) {
                 "entry 0 offset: 1002 position: 0",
                 "entry 1 offset: 1010 position: 4200",
                 fmt::format("note: {}: position 16: 126 unused slots (bytes 16..1024) are zeros: "
-                            "the index was preallocated and not trimmed (an active segment, or a "
-                            "crash before it rolled); they are not entries",
+                            "the index was preallocated and not trimmed (written by a Ringlog "
+                            "before in-memory active indexes, or by another tool); they are not "
+                            "entries",
                             path),
                 fmt::format("summary: {} entries: 2 size: 1024 problems: 0", path),
             }));

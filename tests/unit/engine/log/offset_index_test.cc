@@ -60,13 +60,14 @@ index_entry fixture_entry(int64_t base, size_t i) {
   return {base + 10 * static_cast<int64_t>(i) + 5, static_cast<uint32_t>(4096 * i + 100)};
 }
 
-TEST(OffsetIndex, NewFileIsPreallocatedToWholeEntriesAndEmpty) {
+TEST(OffsetIndex, NewIndexIsEmptyWithRoomForWholeEntriesAndTheFileUntouched) {
   scratch_dir dir;
   const std::string path = dir.file("00000000000000001000.index");
   offset_index idx = open_rw(path, 1000, 1001);
-  EXPECT_EQ(file_size(path), 1000u) << "1001 bytes rounded down to 125 entries";
+  EXPECT_EQ(file_size(path), 0u) << "entries stay in memory until the index is persisted";
+  EXPECT_TRUE(idx.appendable());
   EXPECT_EQ(idx.entries(), 0u);
-  EXPECT_EQ(idx.max_entries(), 125u);
+  EXPECT_EQ(idx.max_entries(), 125u) << "1001 bytes rounded down to 125 entries";
   EXPECT_FALSE(idx.is_full());
   EXPECT_EQ(idx.lookup(5000), (index_entry{1000, 0}));
   EXPECT_EQ(idx.last_entry(), (index_entry{1000, 0}));
@@ -145,22 +146,23 @@ TEST(OffsetIndex, AppendReturnsFalseWhenFull) {
   EXPECT_EQ(idx.last_entry(), (index_entry{9, 900}));
 }
 
-TEST(OffsetIndex, ReopenAfterCrashCountsEntriesBeforeTrailingZeros) {
-  // A crash leaves the file preallocated: entries, then zeros. Every count
-  // from empty to full must come back, read-write (active segment after a
-  // restart) and read-only (the dump tool).
+TEST(OffsetIndex, PreallocatedFileCountsEntriesBeforeTrailingZeros) {
+  // Older versions preallocated the file, and a crash left it so: entries,
+  // then zeros. Every count from empty to full must come back, read-write
+  // (active segment after a restart) and read-only (the dump tool).
   const size_t max_entries = 300;
   for (size_t n :
        {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{150}, size_t{299}, max_entries}) {
     SCOPED_TRACE("entries " + std::to_string(n));
     scratch_dir dir;
     const std::string path = dir.file("c.index");
-    {
-      offset_index idx = open_rw(path, 500, max_entries * 8);
-      // Entry 0 is (0, 0) relative: the one all-zero entry that is legitimate.
-      for (size_t i = 0; i < n; ++i) ASSERT_TRUE(idx.append(500 + 3 * i, 1000 * i));
-    }  // no trim
-    ASSERT_EQ(file_size(path), max_entries * 8);
+    std::vector<std::byte> raw(max_entries * 8, std::byte{0});
+    // Entry 0 is (0, 0) relative: the one all-zero entry that is legitimate.
+    for (size_t i = 0; i < n; ++i) {
+      store_be32(raw.data() + 8 * i, static_cast<uint32_t>(3 * i));
+      store_be32(raw.data() + 8 * i + 4, static_cast<uint32_t>(1000 * i));
+    }
+    write_raw(path, raw);
     offset_index ro = open_ro(path, 500);
     offset_index rw = open_rw(path, 500, max_entries * 8);
     // An untrimmed index holding only (0, 0) reads as empty; both answer every
@@ -175,15 +177,26 @@ TEST(OffsetIndex, ReopenAfterCrashCountsEntriesBeforeTrailingZeros) {
       EXPECT_EQ(rw.lookup(501), (index_entry{500, 0}));
     }
     EXPECT_EQ(ro.sanity_check(), std::nullopt);
+    // Persisting cuts the file to its entries.
+    ASSERT_TRUE(rw.persist());
+    EXPECT_EQ(file_size(path), expected * 8);
   }
 }
 
-TEST(OffsetIndex, ReopenedActiveIndexKeepsAppending) {
+TEST(OffsetIndex, EntriesReachTheFileOnlyWhenPersisted) {
   scratch_dir dir;
   const std::string path = dir.file("k.index");
   {
     offset_index idx = open_rw(path, 0);
     for (uint32_t i = 1; i <= 40; ++i) ASSERT_TRUE(idx.append(i, i * 10));
+  }  // dropped without persisting: a crash; recovery rebuilds from the .log
+  EXPECT_EQ(file_size(path), 0u);
+  {
+    offset_index idx = open_rw(path, 0);
+    for (uint32_t i = 1; i <= 40; ++i) ASSERT_TRUE(idx.append(i, i * 10));
+    ASSERT_TRUE(idx.flush());
+    EXPECT_EQ(file_size(path), 320u);
+    EXPECT_TRUE(idx.appendable()) << "flush keeps the index active";
   }
   offset_index idx = open_rw(path, 0);
   ASSERT_EQ(idx.entries(), 40u);
@@ -191,7 +204,7 @@ TEST(OffsetIndex, ReopenedActiveIndexKeepsAppending) {
   EXPECT_EQ(idx.lookup(1000), (index_entry{41, 410}));
 }
 
-TEST(OffsetIndex, TrimShrinksFileToEntriesAndReopens) {
+TEST(OffsetIndex, TrimSealsTheIndexIntoItsFile) {
   scratch_dir dir;
   const std::string path = dir.file("t.index");
   {
@@ -199,8 +212,10 @@ TEST(OffsetIndex, TrimShrinksFileToEntriesAndReopens) {
     for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(idx.append(2 * i + 1, 50 * i + 7));
     ASSERT_TRUE(idx.trim());
     EXPECT_EQ(file_size(path), 800u);
+    EXPECT_FALSE(idx.appendable());
     EXPECT_TRUE(idx.is_full()) << "a trimmed index has no free slot";
     EXPECT_EQ(idx.lookup(100), (index_entry{99, 50 * 49 + 7}));
+    ASSERT_TRUE(idx.trim()) << "a no-op on a sealed index";
     ASSERT_TRUE(idx.flush());
   }
   offset_index ro = open_ro(path, 0);
@@ -208,12 +223,17 @@ TEST(OffsetIndex, TrimShrinksFileToEntriesAndReopens) {
   EXPECT_EQ(ro.max_entries(), 100u);
   EXPECT_EQ(ro.lookup(2), (index_entry{1, 7}));
   EXPECT_EQ(ro.sanity_check(), std::nullopt);
-  // Read-write reopening makes it appendable again (the last segment after a
-  // clean restart stays active).
-  offset_index rw = open_rw(path, 0);
-  EXPECT_EQ(file_size(path), k_small_max_bytes);
-  EXPECT_EQ(rw.entries(), 100u);
-  EXPECT_TRUE(rw.append(500, 100'000));
+  // Sealed, then appendable again (the last segment after a clean restart).
+  auto sealed = offset_index::open(path, 0, k_small_max_bytes, index_access::sealed);
+  ASSERT_TRUE(sealed) << sealed.error().message();
+  EXPECT_FALSE(sealed->appendable());
+  EXPECT_EQ(sealed->entries(), 100u);
+  ASSERT_TRUE(sealed->make_appendable(k_small_max_bytes));
+  EXPECT_EQ(file_size(path), 800u) << "the file is not extended";
+  EXPECT_EQ(sealed->entries(), 100u);
+  EXPECT_EQ(sealed->max_entries(), k_small_max_bytes / 8);
+  EXPECT_TRUE(sealed->append(500, 100'000));
+  EXPECT_EQ(sealed->lookup(1000), (index_entry{500, 100'000}));
 }
 
 TEST(OffsetIndex, TrimOfEmptyIndexLeavesEmptyFile) {
@@ -256,10 +276,12 @@ TEST(OffsetIndex, TruncateToDropsEntriesAtOrAfterOffset) {
   EXPECT_EQ(idx.entries(), 0u);
   EXPECT_EQ(idx.lookup(1'000'000), (index_entry{base, 0}));
 
-  // Dropped slots are zeroed on disk, so a crash after truncation does not
-  // resurrect them.
+  // Persisted after a truncation, the file holds exactly the entries kept.
   fill();
+  ASSERT_TRUE(idx.persist());
   idx.truncate_to(fixture_entry(base, 42).offset);
+  ASSERT_TRUE(idx.persist());
+  EXPECT_EQ(file_size(path), 42u * 8);
   offset_index again = open_ro(path, base);
   EXPECT_EQ(again.entries(), 42u);
   EXPECT_EQ(again.lookup(1'000'000), fixture_entry(base, 41));
@@ -401,7 +423,7 @@ TEST(OffsetIndexDeathTest, AppendBreakingMonotonicityIsAProgrammerError) {
   EXPECT_DEATH((void)idx.append(99, 600), "not within int32 of base offset 100");
   EXPECT_DEATH((void)idx.append(100 + (int64_t{1} << 31), 600), "not within int32");
   offset_index ro = open_ro(dir.file("d.index"), 100);
-  EXPECT_DEATH((void)ro.append(120, 700), "append to a read-only index");
+  EXPECT_DEATH((void)ro.append(120, 700), "append to an index that is not appendable");
 }
 
 }  // namespace

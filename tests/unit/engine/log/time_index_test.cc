@@ -55,12 +55,12 @@ timestamp_offset model_lookup(const std::vector<timestamp_offset>& model, int64_
   return *std::prev(it);
 }
 
-TEST(TimeIndex, NewFileIsPreallocatedToWholeEntriesAndEmpty) {
+TEST(TimeIndex, NewIndexIsEmptyWithRoomForWholeEntriesAndTheFileUntouched) {
   scratch_dir dir;
   const std::string path = dir.file("00000000000000000000.timeindex");
   time_index idx = open_rw(path, 0, time_index::default_max_bytes);
-  EXPECT_EQ(file_size(path), 10'485'756u) << "10 MiB rounded down to 873,813 entries";
-  EXPECT_EQ(idx.max_entries(), 873'813u);
+  EXPECT_EQ(file_size(path), 0u) << "entries stay in memory until the index is persisted";
+  EXPECT_EQ(idx.max_entries(), 873'813u) << "10 MiB rounded down to whole entries";
   EXPECT_EQ(idx.entries(), 0u);
   EXPECT_EQ(idx.lookup(1'700'000'000'000), (timestamp_offset{k_no_ts, 0}));
   EXPECT_EQ(idx.last_entry(), (timestamp_offset{k_no_ts, 0}));
@@ -156,7 +156,7 @@ TEST(TimeIndex, LastSlotIsReservedForTheFinalEntry) {
   EXPECT_EQ(idx.last_entry(), (timestamp_offset{100, 10}));
 }
 
-TEST(TimeIndex, ReopenAfterCrashCountsEntriesBeforeTrailingZeros) {
+TEST(TimeIndex, PreallocatedFileCountsEntriesBeforeTrailingZeros) {
   const size_t max_entries = 100;
   for (size_t n :
        {size_t{0}, size_t{1}, size_t{2}, size_t{57}, size_t{98}, size_t{99}, max_entries}) {
@@ -173,6 +173,10 @@ TEST(TimeIndex, ReopenAfterCrashCountsEntriesBeforeTrailingZeros) {
                 : idx.maybe_append(static_cast<int64_t>(5 * i), 40 + static_cast<int64_t>(i));
         ASSERT_EQ(r, append_result::appended);
       }
+      // Written as older versions left a crashed index: the whole
+      // preallocated file, entries then zeros.
+      ASSERT_TRUE(idx.persist());
+      std::filesystem::resize_file(path, max_entries * 12);
     }
     ASSERT_EQ(file_size(path), max_entries * 12);
     time_index ro = open_ro(path, 40);
@@ -238,10 +242,12 @@ TEST(TimeIndex, TruncateToDropsEntriesAtOrAfterOffset) {
   idx.truncate_to(10);
   EXPECT_EQ(idx.entries(), 0u);
 
-  // Dropped slots are zeroed: a crash after truncation keeps the truncation.
+  // Persisted after a truncation, the file holds exactly the entries kept.
   for (int64_t i = 1; i < 50; ++i) ASSERT_EQ(idx.maybe_append(i, 10 + i), append_result::appended);
+  ASSERT_TRUE(idx.persist());
   idx.truncate_to(30);
   EXPECT_EQ(idx.entries(), 19u);
+  ASSERT_TRUE(idx.persist());
   EXPECT_EQ(open_ro(path, 10).entries(), 19u);
 }
 
