@@ -332,6 +332,16 @@ const std::vector<binding>& bindings() {
                "32768).",
         .kafka_name = false},
        &broker_config::ringlog_io_uring_entries},
+      {{.name = "ringlog.flush.syncfs.min.files",
+        .type = key_type::int32,
+        .default_text = "16",
+        .min = 0,
+        .doc = "A flush round with at least this many files to sync on one filesystem makes "
+               "them durable with one syncfs instead of one fdatasync each (many partitions: "
+               "one journal commit and cache flush, not one per file). It also writes back "
+               "other dirty files of that filesystem; 0 never uses syncfs.",
+        .kafka_name = false},
+       &broker_config::ringlog_flush_syncfs_min_files},
   };
   return table;
 }

@@ -62,6 +62,7 @@ struct broker_config {
   bool ringlog_shards_pin = false;
   log_level ringlog_log_level = log_level::info;
   int32_t ringlog_io_uring_entries = 0;
+  int32_t ringlog_flush_syncfs_min_files = 0;
 
   bool operator==(const broker_config&) const = default;
 };

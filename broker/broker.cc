@@ -81,6 +81,7 @@ storage::log_manager_config make_log_manager_config(const broker_config& c) {
   out.defaults = controller::topic_log_config(c, {});
   out.retention_check_interval_ms = c.log_retention_check_interval_ms;
   out.segment_delete_delay_ms = c.log_segment_delete_delay_ms;
+  out.syncfs_min_files = c.ringlog_flush_syncfs_min_files;
   out.cleaner.dedupe_buffer_bytes = static_cast<size_t>(c.log_cleaner_dedupe_buffer_size);
   out.cleaner.file_delete_delay_ms = c.log_segment_delete_delay_ms;
   out.cleaner.backoff_ms = c.log_cleaner_backoff_ms;

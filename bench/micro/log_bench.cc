@@ -19,6 +19,8 @@
 //                            the recovery point (page cache warm): seconds
 //                            per GiB re-read and CRC-checked.
 // Files go to $RINGLOG_BENCH_DIR (default: ./ringlog-data/bench).
+// $RINGLOG_BENCH_SYNCFS_MIN_FILES overrides the flusher's syncfs threshold
+// (0: one fdatasync per file) for the append workloads.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -86,6 +88,10 @@ task<bool> durable_append(std::string dir, int partitions, size_t batch_bytes, i
                           uint64_t total_bytes, int64_t* elapsed_ns) {
   append_run run;
   run.bytes_target = total_bytes;
+  // A/B switch for the flush strategy (flusher.h): min files for one syncfs.
+  if (const char* v = std::getenv("RINGLOG_BENCH_SYNCFS_MIN_FILES")) {
+    run.flush.set_syncfs_min_files(std::atoi(v));
+  }
   for (int p = 0; p < partitions; ++p) {
     auto log = co_await partition_log::open(dir + "/bench-" + std::to_string(p), log_config{}, run.flush,
                                             recovery_state{});

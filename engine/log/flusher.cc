@@ -1,6 +1,13 @@
 #include "engine/log/flusher.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+
+#include "base/log.h"
 #include "engine/log/partition_log.h"
+#include "engine/runtime/blocking.h"
 #include "engine/runtime/invoke.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/spawn.h"
@@ -28,6 +35,16 @@ task<status> sync_plan_of(std::vector<std::shared_ptr<segment_file>> files, int 
   co_return ok();
 }
 
+// syncfs of the filesystem holding `file`; the shared_ptr keeps the fd open
+// while the blocking thread uses it.
+task<status> sync_filesystem(std::shared_ptr<segment_file> file) {
+  const int fd = file->fd;
+  auto call = run_blocking([fd] { return ::syncfs(fd) == 0 ? 0 : errno; });
+  const int err = co_await call;
+  if (err != 0) co_return error::from_errno(err, "syncfs", file->path);
+  co_return ok();
+}
+
 }  // namespace
 
 void flusher::mark_dirty(partition_log* log) {
@@ -51,17 +68,58 @@ task<void> flusher::run() {
     std::vector<partition_log*> logs;
     logs.swap(_dirty);
     std::vector<partition_log::sync_plan> plans;
-    std::vector<task<status>> rounds;
     plans.reserve(logs.size());
-    rounds.reserve(logs.size());
+    // Files to sync per filesystem, and one of them to name it to syncfs.
+    struct fs_group {
+      size_t files = 0;
+      std::shared_ptr<segment_file> any;
+    };
+    std::map<uint64_t, fs_group> groups;
     for (partition_log* log : logs) {
       log->_in_flusher = false;  // writes completing from now on re-queue it
       plans.push_back(log->begin_sync());
       const auto& plan = plans.back();
-      _syncs += plan.files.size() + (plan.sync_dir ? 1 : 0);
-      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? log->_dir_fd : -1));
+      fs_group& g = groups[log->_dev];
+      g.files += plan.files.size() + (plan.sync_dir ? 1 : 0);
+      if (!g.any && !plan.files.empty()) g.any = plan.files.front();
     }
-    std::vector<status> results = co_await when_all(std::move(rounds));
+    // One syncfs per filesystem with enough files; its outcome per group.
+    std::vector<uint64_t> syncfs_devs;
+    std::vector<task<status>> syncfs_calls;
+    for (auto& [dev, g] : groups) {
+      if (_syncfs_min_files > 0 && g.any && g.files >= static_cast<size_t>(_syncfs_min_files)) {
+        syncfs_devs.push_back(dev);
+        syncfs_calls.push_back(sync_filesystem(g.any));
+      }
+    }
+    std::map<uint64_t, bool> synced_by_syncfs;
+    if (!syncfs_calls.empty()) {
+      _syncfs_calls += syncfs_calls.size();
+      std::vector<status> done = co_await when_all(std::move(syncfs_calls));
+      for (size_t i = 0; i < done.size(); ++i) {
+        synced_by_syncfs[syncfs_devs[i]] = static_cast<bool>(done[i]);
+        if (!done[i]) {
+          RINGLOG_WARN("flush round: {}; syncing its files one by one to find which failed",
+                       done[i].error().message());
+        }
+      }
+    }
+    // Everything not covered by a successful syncfs, file by file.
+    std::vector<size_t> per_file;
+    std::vector<task<status>> rounds;
+    for (size_t i = 0; i < logs.size(); ++i) {
+      auto it = synced_by_syncfs.find(logs[i]->_dev);
+      if (it != synced_by_syncfs.end() && it->second) continue;
+      const auto& plan = plans[i];
+      _syncs += plan.files.size() + (plan.sync_dir ? 1 : 0);
+      per_file.push_back(i);
+      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? logs[i]->_dir_fd : -1));
+    }
+    std::vector<status> results(logs.size(), ok());
+    if (!rounds.empty()) {
+      std::vector<status> done = co_await when_all(std::move(rounds));
+      for (size_t k = 0; k < per_file.size(); ++k) results[per_file[k]] = std::move(done[k]);
+    }
     ++_rounds;
     for (size_t i = 0; i < logs.size(); ++i) logs[i]->end_sync(plans[i], results[i]);
   }

@@ -115,6 +115,7 @@ log_manager::log_manager(runtime& rt, log_manager_config config)
   cleaner.file_delete_delay_ms = _config.segment_delete_delay_ms;
   for (unsigned i = 0; i < rt.size(); ++i) {
     _shards.push_back(std::make_unique<shard_state>());
+    _shards.back()->flush.set_syncfs_min_files(_config.syncfs_min_files);
     _shards.back()->cleaner = std::make_unique<log_cleaner>(cleaner);
   }
   for (const auto& d : _config.log_dirs) {

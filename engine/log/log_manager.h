@@ -54,6 +54,8 @@ struct log_manager_config {
   // Kafka's log.flush.offset.checkpoint.interval.ms.
   int64_t checkpoint_interval_ms = 60'000;
   int64_t segment_delete_delay_ms = 60'000;
+  // flusher::set_syncfs_min_files (ringlog.flush.syncfs.min.files).
+  int32_t syncfs_min_files = k_default_syncfs_min_files;
   // Partitions one shard opens at once during start-up.
   size_t load_parallelism = 32;
   // log.cleaner.enable: run each shard's cleaner loop. Off, compacted logs

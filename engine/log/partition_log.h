@@ -287,6 +287,7 @@ class partition_log {
 
   std::string _dir;
   int _dir_fd = -1;
+  uint64_t _dev = 0;  // st_dev of _dir: the flusher's syncfs groups logs by filesystem
   log_config _config;
   flusher& _flusher;
   std::vector<std::unique_ptr<segment>> _segments;

@@ -262,6 +262,9 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
   std::unique_ptr<partition_log> log(new partition_log(dir, config, flusher));
   log->_dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (log->_dir_fd < 0) co_return error::from_errno(errno, "open", dir);
+  struct stat dir_stat {};
+  if (::fstat(log->_dir_fd, &dir_stat) != 0) co_return error::from_errno(errno, "fstat", dir);
+  log->_dev = static_cast<uint64_t>(dir_stat.st_dev);
 
   auto rebuild = co_await complete_interrupted_swaps(dir, log->_dir_fd);
   if (!rebuild) co_return std::move(rebuild).error();

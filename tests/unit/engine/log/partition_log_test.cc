@@ -199,6 +199,56 @@ TEST_F(PartitionLogTest, ConcurrentAppendsShareFlushRounds) {
   EXPECT_GE(out[2], 1u);
 }
 
+// Appends one batch to each of `n` logs (directories under `d`) at once
+// through `f`; returns {appends acknowledged, logs whose durable end covers
+// their batch, syncfs calls, per-file syncs}, both counters as deltas.
+task<std::vector<uint64_t>> one_append_per_log(std::string d, int n, flusher* f) {
+  std::vector<std::unique_ptr<partition_log>> logs;
+  for (int i = 0; i < n; ++i) {
+    auto opened = co_await partition_log::open(d + "/t-" + std::to_string(i), {}, *f, {});
+    RINGLOG_ASSERT(opened.has_value(), "open failed: {}", opened.error().message());
+    logs.push_back(std::move(*opened));
+  }
+  const uint64_t syncfs_before = f->syncfs_calls();
+  const uint64_t syncs_before = f->syncs();
+  std::vector<std::vector<std::byte>> batches;
+  for (int i = 0; i < n; ++i) batches.push_back(make_batch(3, 200));
+  std::vector<task<result<append_info>>> appends;
+  for (int i = 0; i < n; ++i) appends.push_back(logs[static_cast<size_t>(i)]->append(batches[static_cast<size_t>(i)]));
+  auto results = co_await when_all(std::move(appends));
+  uint64_t acked = 0;
+  uint64_t durable = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    acked += results[i] ? 1 : 0;
+    durable += logs[i]->durable_end() == 3 ? 1 : 0;
+  }
+  std::vector<uint64_t> out{acked, durable, f->syncfs_calls() - syncfs_before,
+                            f->syncs() - syncs_before};
+  for (auto& log : logs) {
+    status st = co_await log->close();
+    RINGLOG_ASSERT(st.has_value(), "close failed: {}", st.error().message());
+  }
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, ARoundWithManyFilesUsesOneSyncfs) {
+  fl.set_syncfs_min_files(8);
+  auto out = rt->block_on(0, one_append_per_log(dir, 40, &fl));
+  EXPECT_EQ(out[0], 40u);
+  EXPECT_EQ(out[1], 40u) << "every acknowledged append is durable";
+  EXPECT_GE(out[2], 1u) << "40 dirty logs, min 8 files: the round syncs by syncfs";
+  EXPECT_LT(out[3], 40u) << "not one fdatasync per log as well";
+}
+
+TEST_F(PartitionLogTest, SyncfsOffSyncsEachFile) {
+  fl.set_syncfs_min_files(0);
+  auto out = rt->block_on(0, one_append_per_log(dir, 20, &fl));
+  EXPECT_EQ(out[0], 20u);
+  EXPECT_EQ(out[1], 20u);
+  EXPECT_EQ(out[2], 0u);
+  EXPECT_GE(out[3], 20u) << "one fdatasync per segment at least";
+}
+
 TEST_F(PartitionLogTest, RollsSegmentsAndReadsAcrossThem) {
   log_config small;
   small.segment_bytes = 4096;
