@@ -986,17 +986,20 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
     co_return false;
   }
 
-  // Durable before anything is renamed: the .log, then its trimmed indexes
-  // (fdatasync writes back the mappings' dirty pages too).
+  // Durable before anything is renamed: the .log and its sealed indexes.
   if (auto s = out.seg->seal(); !s) {
     give_up();
     co_return s.error();
   }
+  auto indexes = out.seg->open_indexes_for_sync();
+  if (!indexes) {
+    give_up();
+    co_return std::move(indexes).error();
+  }
   {
     std::vector<task<status>> syncs;
-    for (int fd : {out.seg->fd(), out.seg->offsets().fd(), out.seg->times().fd()}) {
-      if (fd >= 0) syncs.push_back(sync_file(fd));
-    }
+    syncs.push_back(sync_file(out.seg->fd()));
+    for (const auto& f : *indexes) syncs.push_back(sync_file(f->fd));
     std::vector<status> synced = co_await when_all(std::move(syncs));
     for (status& s : synced) {
       if (!s) {
@@ -1024,7 +1027,7 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
     give_up();
     co_return s.error();
   }
-  if (auto s = co_await io::fsync(log._dir_fd); !s) {
+  if (auto s = co_await fsync_dir_async(log._dir); !s) {
     // Not known to be durable: a crash may or may not finish the swap, and
     // either is a consistent log. Not swapping now is the simple one.
     remove_temporary_files(dir, base, k_swap);
@@ -1040,12 +1043,12 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
     // The group changed underneath (retention, truncation): drop the new
     // segment, the .log first so no .swap commits the indexes alone.
     remove_temporary_files(dir, base, k_swap);
-    if (auto s = co_await io::fsync(log._dir_fd); !s) co_return s.error();
+    if (auto s = co_await fsync_dir_async(log._dir); !s) co_return s.error();
     co_return false;
   }
   // The old names must be gone for good before the new files take them:
   // otherwise a crash could leave both.
-  if (auto s = co_await io::fsync(log._dir_fd); !s) co_return s.error();
+  if (auto s = co_await fsync_dir_async(log._dir); !s) co_return s.error();
   step(clean_step::old_segments_deleted);
 
   bool present = false;

@@ -20,14 +20,13 @@ task<status> sync_one(std::shared_ptr<segment_file> file) {
   co_return co_await io::fdatasync(file->fd);
 }
 
-task<status> sync_dir(int dir_fd) { co_return co_await io::fsync(dir_fd); }
-
-// Every sync of one log's plan, concurrently; the first failure wins.
-task<status> sync_plan_of(std::vector<std::shared_ptr<segment_file>> files, int dir_fd) {
+// Every sync of one log's plan, concurrently; the first failure wins. `dir`
+// empty: no directory sync.
+task<status> sync_plan_of(std::vector<std::shared_ptr<segment_file>> files, std::string dir) {
   std::vector<task<status>> syncs;
   syncs.reserve(files.size() + 1);
   for (auto& f : files) syncs.push_back(sync_one(f));
-  if (dir_fd >= 0) syncs.push_back(sync_dir(dir_fd));
+  if (!dir.empty()) syncs.push_back(fsync_dir_async(std::move(dir)));
   std::vector<status> results = co_await when_all(std::move(syncs));
   for (auto& r : results) {
     if (!r) co_return r;
@@ -113,7 +112,7 @@ task<void> flusher::run() {
       const auto& plan = plans[i];
       _syncs += plan.files.size() + (plan.sync_dir ? 1 : 0);
       per_file.push_back(i);
-      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? logs[i]->_dir_fd : -1));
+      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? logs[i]->_dir : std::string()));
     }
     std::vector<status> results(logs.size(), ok());
     if (!rounds.empty()) {

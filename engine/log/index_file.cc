@@ -29,11 +29,9 @@ result<index_file> index_file::open(std::string path, size_t entry_bytes, size_t
                                     index_access access) {
   RINGLOG_ASSERT(entry_bytes > 0, "index entry size 0");
   index_file f(std::move(path), entry_bytes, access);
-  const int flags = access == index_access::read_only ? (O_RDONLY | O_CLOEXEC)
-                                                      : (O_RDWR | O_CREAT | O_CLOEXEC);
-  const int fd = ::open(f._path.c_str(), flags, 0644);
-  if (fd < 0) return error::from_errno(errno, "open", f._path);
-  if (auto mapped = f.map_fd(fd); !mapped) return std::move(mapped).error();
+  if (auto mapped = f.map_file(access != index_access::read_only); !mapped) {
+    return std::move(mapped).error();
+  }
   f._entries = f.count_entries();
   if (access == index_access::read_write) {
     f._access = index_access::sealed;  // make_appendable turns it read_write
@@ -48,20 +46,19 @@ index_file::index_file(index_file&& other) noexcept
     : _path(std::move(other._path)),
       _entry_bytes(other._entry_bytes),
       _access(other._access),
-      _fd(std::exchange(other._fd, -1)),
       _data(std::exchange(other._data, nullptr)),
       _file_bytes(std::exchange(other._file_bytes, 0)),
       _entries(std::exchange(other._entries, 0)),
-      _anon(std::exchange(other._anon, false)) {}
+      _anon(std::exchange(other._anon, false)),
+      _open(std::exchange(other._open, false)) {}
 
 index_file& index_file::operator=(index_file&& other) noexcept {
   if (this != &other) {
     unmap();
-    if (_fd >= 0) ::close(std::exchange(_fd, -1));
     _path = std::move(other._path);
     _entry_bytes = other._entry_bytes;
     _access = other._access;
-    _fd = std::exchange(other._fd, -1);
+    _open = std::exchange(other._open, false);
     _data = std::exchange(other._data, nullptr);
     _file_bytes = std::exchange(other._file_bytes, 0);
     _entries = std::exchange(other._entries, 0);
@@ -70,13 +67,13 @@ index_file& index_file::operator=(index_file&& other) noexcept {
   return *this;
 }
 
-index_file::~index_file() {
-  unmap();
-  if (_fd >= 0) ::close(std::exchange(_fd, -1));
-}
+index_file::~index_file() { unmap(); }
 
-status index_file::map_fd(int fd) {
-  RINGLOG_ASSERT(_fd < 0 && _data == nullptr, "{}: mapped twice", _path);
+status index_file::map_file(bool create) {
+  RINGLOG_ASSERT(!_open && _data == nullptr, "{}: mapped twice", _path);
+  const int flags = create ? (O_RDWR | O_CREAT | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(_path.c_str(), flags, 0644);
+  if (fd < 0) return error::from_errno(errno, "open", _path);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
@@ -100,8 +97,11 @@ status index_file::map_fd(int fd) {
     }
     _data = static_cast<std::byte*>(p);
   }
-  _fd = fd;
+  // The mapping keeps the file; a descriptor per index would cap the number
+  // of partitions at a third of RLIMIT_NOFILE.
+  ::close(fd);
   _file_bytes = size;
+  _open = true;
   return ok();
 }
 
@@ -129,6 +129,7 @@ status index_file::load_anon(size_t cap_bytes, const std::byte* from, size_t cop
   _data = anon;
   _file_bytes = cap_bytes;
   _anon = true;
+  _open = true;
   return ok();
 }
 
@@ -145,19 +146,34 @@ status index_file::make_appendable(size_t max_bytes) {
 }
 
 status index_file::persist() {
-  RINGLOG_ASSERT(_anon && is_open(), "{}: persist of an index that is not appendable", _path);
+  RINGLOG_ASSERT(_anon, "{}: persist of an index that is not appendable", _path);
+  const int fd = ::open(_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return error::from_errno(errno, "open", _path);
   const size_t bytes = _entries * _entry_bytes;
   size_t done = 0;
   while (done < bytes) {
-    const ssize_t n = ::pwrite(_fd, _data + done, bytes - done, static_cast<off_t>(done));
+    const ssize_t n = ::pwrite(fd, _data + done, bytes - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return error::from_errno(n < 0 ? errno : EIO, "pwrite", _path);
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return error::from_errno(err, "pwrite", _path);
+    }
     done += static_cast<size_t>(n);
   }
-  if (::ftruncate(_fd, static_cast<off_t>(bytes)) != 0) {
-    return error::from_errno(errno, "ftruncate", _path);
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return error::from_errno(err, "ftruncate", _path);
   }
+  ::close(fd);
   return ok();
+}
+
+result<int> index_file::open_for_sync() const {
+  const int fd = ::open(_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return error::from_errno(errno, "open", _path);
+  return fd;
 }
 
 size_t index_file::count_entries() const noexcept {
@@ -202,39 +218,40 @@ status index_file::trim() {
   RINGLOG_ASSERT(is_open(), "{}: trim a closed index", _path);
   if (!_anon) return ok();
   if (auto st = persist(); !st) return st;
-  const int fd = std::exchange(_fd, -1);
   unmap();
+  _open = false;
   _file_bytes = 0;
   _access = index_access::sealed;
-  return map_fd(fd);
+  return map_file(false);
 }
 
 status index_file::flush() {
   RINGLOG_ASSERT(is_open(), "{}: flush a closed index", _path);
   if (!_anon) return ok();
   if (auto st = persist(); !st) return st;
-  if (::fdatasync(_fd) != 0) return error::from_errno(errno, "fdatasync", _path);
+  auto fd = open_for_sync();
+  if (!fd) return std::move(fd).error();
+  const int rc = ::fdatasync(*fd);
+  const int err = errno;
+  ::close(*fd);
+  if (rc != 0) return error::from_errno(err, "fdatasync", _path);
   return ok();
 }
 
 void index_file::close() noexcept {
   RINGLOG_ASSERT(!_anon, "{}: close() of an appendable index would drop its entries", _path);
   unmap();
-  if (_fd >= 0) {
-    // close(2) errors on a regular file opened for mmap carry no lost data
-    // (writes went through the mapping), so there is nothing to report.
-    ::close(std::exchange(_fd, -1));
-  }
+  _open = false;
 }
 
 status index_file::reopen() {
   if (is_open()) return ok();
   const size_t expected = _file_bytes;
-  const int flags =
-      _access == index_access::read_only ? (O_RDONLY | O_CLOEXEC) : (O_RDWR | O_CLOEXEC);
-  const int fd = ::open(_path.c_str(), flags);
-  if (fd < 0) return error::from_errno(errno, "open", _path);
-  if (auto st = map_fd(fd); !st) return st;
+  _file_bytes = 0;
+  if (auto st = map_file(false); !st) {
+    _file_bytes = expected;
+    return st;
+  }
   if (_file_bytes != expected) {
     const size_t found = _file_bytes;
     close();

@@ -1,7 +1,10 @@
 // index_file: the fixed-size entries under both Kafka segment indexes
-// (.index, 8-byte entries; .timeindex, 12-byte entries). It owns the fd and
-// the memory the entries live in, and knows how many leading slots hold
-// entries; what an entry means is the business of offset_index and time_index.
+// (.index, 8-byte entries; .timeindex, 12-byte entries). It owns the memory
+// the entries live in and knows how many leading slots hold entries; what an
+// entry means is the business of offset_index and time_index. It keeps no
+// file descriptor open (a mapping holds its file; writes open the file by
+// path): with three per segment, 10,000 partitions would not fit in a
+// common RLIMIT_NOFILE.
 //
 // Two states:
 //   appendable (the active segment's indexes): the entries live in anonymous
@@ -33,9 +36,9 @@
 // and close, never per append or per lookup.
 //
 // Thread safety: none; an index_file belongs to the shard that owns its
-// partition. Lifetime: move-only; the destructor frees the memory and closes
-// the fd without persisting (a caller that wants the entries on disk trims,
-// persists or flushes first).
+// partition. Lifetime: move-only; the destructor frees the memory without
+// persisting (a caller that wants the entries on disk trims, persists or
+// flushes first).
 #pragma once
 
 #include <cstddef>
@@ -80,12 +83,13 @@ class index_file {
   size_t max_entries() const noexcept { return _file_bytes / _entry_bytes; }
   bool is_full() const noexcept { return _entries >= max_entries(); }
   size_t file_bytes() const noexcept { return _file_bytes; }
-  // Whether the fd (and the memory of the entries) are live (see close/reopen).
-  bool is_open() const noexcept { return _fd >= 0; }
+  // Whether the entries are in memory or mapped (see close/reopen).
+  bool is_open() const noexcept { return _open; }
   // Whether append and truncate_entries may be used (entries in memory).
   bool appendable() const noexcept { return _anon; }
-  // The file's descriptor, for an fdatasync after trim/persist; -1 while closed.
-  int fd() const noexcept { return _fd; }
+  // A new read-only descriptor of the file (the caller closes it), for an
+  // asynchronous fdatasync after trim or persist.
+  result<int> open_for_sync() const;
 
   // The bytes of slot i < max_entries(); the index must be open.
   const std::byte* slot(size_t i) const noexcept {
@@ -116,8 +120,8 @@ class index_file {
   // to do when sealed (its file already has them; fdatasync fd() for that).
   status flush();
 
-  // Sealed indexes: unmaps and closes the fd but remembers path, size and
-  // entries: a cold segment's index costs no map and no fd until reopen().
+  // Sealed indexes: unmaps but remembers path, size and entries: a cold
+  // segment's index costs no map until reopen().
   // Idempotent.
   void close() noexcept;
   // Maps the file again after close(); no entry scan. The file must still have
@@ -128,9 +132,9 @@ class index_file {
   index_file(std::string path, size_t entry_bytes, index_access access) noexcept
       : _path(std::move(path)), _entry_bytes(entry_bytes), _access(access) {}
 
-  // Takes ownership of fd: fstat, size check, read-only mmap of the whole
-  // file. Closes fd on failure. Leaves _entries alone.
-  status map_fd(int fd);
+  // Opens the file (creating it if `create`), checks its size, maps it
+  // read-only and closes the descriptor. Leaves _entries alone.
+  status map_file(bool create);
   // Replaces the memory of the entries with `cap_bytes` of anonymous memory
   // holding the first `copy_bytes` of `from` (nullptr: read them from the file).
   status load_anon(size_t cap_bytes, const std::byte* from, size_t copy_bytes);
@@ -141,11 +145,11 @@ class index_file {
   std::string _path;
   size_t _entry_bytes;
   index_access _access;
-  int _fd = -1;
   std::byte* _data = nullptr;  // nullptr when closed or when a sealed file is empty
   size_t _file_bytes = 0;      // bytes of _data: the capacity, or the file's size
   size_t _entries = 0;
   bool _anon = false;  // _data is anonymous memory (appendable)
+  bool _open = false;
 };
 
 // Kafka's warm section (AbstractIndex.warmEntries): lookups first search the

@@ -90,7 +90,7 @@ class offset_index {
   const std::string& path() const noexcept { return _file.path(); }
   // The file was renamed (the cleaner's swap); the descriptor and mapping stay.
   void set_path(std::string path) { _file.set_path(std::move(path)); }
-  int fd() const noexcept { return _file.fd(); }
+  result<int> open_for_sync() const { return _file.open_for_sync(); }
   // Entry i < entries(), decoded. Must be open.
   index_entry entry(size_t i) const noexcept;
   // The last entry, or {base_offset, 0} when empty (as Kafka's lastEntry).

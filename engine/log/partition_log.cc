@@ -89,7 +89,6 @@ partition_log::~partition_log() {
   RINGLOG_ASSERT(_waiters.empty() && _pending.empty(),
                  "partition log {} destroyed with work in flight (close() it first)", _dir);
   RINGLOG_ASSERT(!_in_flusher && !_syncing, "partition log {} destroyed during a flush", _dir);
-  if (_dir_fd >= 0) ::close(_dir_fd);
 }
 
 segment* partition_log::find_segment(int64_t offset) noexcept {
@@ -104,15 +103,9 @@ status partition_log::roll(int64_t now_ms) {
   // The sealed indexes were just written to their files; the next flush
   // round makes them durable with the data (recovery trusts the indexes of
   // segments before the recovery point).
-  const std::array<int, 2> fds = active().index_fds();
-  const std::array<const std::string*, 2> paths = {&active().offsets().path(),
-                                                   &active().times().path()};
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i] < 0) continue;
-    const int copy = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return error::from_errno(errno, "dup", *paths[i]);
-    _unsynced.push_back(std::make_shared<segment_file>(copy, *paths[i]));
-  }
+  auto indexes = active().open_indexes_for_sync();
+  if (!indexes) return std::move(indexes).error();
+  for (auto& f : *indexes) _unsynced.push_back(std::move(f));
   auto next = segment::create(_dir, _next_offset, _config, now_ms);
   if (!next) return std::move(next).error();
   _segments.push_back(std::move(*next));
@@ -335,11 +328,14 @@ task<status> partition_log::close() {
   if (!_segments.empty() && !_offline) {
     if (status s = active().seal(); !s && st) st = s;
     // A clean close promises indexes that need no rebuild at the next start.
-    const std::array<int, 2> fds = active().index_fds();
-    for (int fd : fds) {
-      if (fd < 0) continue;
-      status synced = co_await io::fdatasync(fd);
-      if (!synced && st) st = synced;
+    auto indexes = active().open_indexes_for_sync();
+    if (!indexes) {
+      if (st) st = std::move(indexes).error();
+    } else {
+      for (auto& f : *indexes) {
+        status synced = co_await io::fdatasync(f->fd);
+        if (!synced && st) st = synced;
+      }
     }
   }
   co_return st;

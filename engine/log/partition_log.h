@@ -286,7 +286,6 @@ class partition_log {
   bool has_unsynced() const noexcept { return _written.offset > _durable.offset || _dir_dirty; }
 
   std::string _dir;
-  int _dir_fd = -1;
   uint64_t _dev = 0;  // st_dev of _dir: the flusher's syncfs groups logs by filesystem
   log_config _config;
   flusher& _flusher;

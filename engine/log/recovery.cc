@@ -108,7 +108,7 @@ task<result<int64_t>> file_end_offset(const std::string& path, int64_t base) {
 // and renames it `<base>.log`. Returns the base offsets whose indexes must be
 // rebuilt. Kafka deletes the segments between the lowest and highest swap of
 // the directory at once; each swap here covers only its own range.
-task<result<std::vector<int64_t>>> complete_interrupted_swaps(const std::string& dir, int dir_fd) {
+task<result<std::vector<int64_t>>> complete_interrupted_swaps(const std::string& dir) {
   std::vector<int64_t> rebuild;
   std::vector<std::string> names;
   {
@@ -160,7 +160,7 @@ task<result<std::vector<int64_t>>> complete_interrupted_swaps(const std::string&
     changed = true;
   }
   if (changed) {
-    if (auto st = co_await io::fsync(dir_fd); !st) co_return st.error();
+    if (auto st = co_await fsync_dir_async(dir); !st) co_return st.error();
   }
   co_return rebuild;
 }
@@ -260,13 +260,11 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
   std::filesystem::create_directories(dir, ec);
   if (ec) co_return error::from_errno(ec.value(), "mkdir", dir);
   std::unique_ptr<partition_log> log(new partition_log(dir, config, flusher));
-  log->_dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (log->_dir_fd < 0) co_return error::from_errno(errno, "open", dir);
   struct stat dir_stat {};
-  if (::fstat(log->_dir_fd, &dir_stat) != 0) co_return error::from_errno(errno, "fstat", dir);
+  if (::stat(dir.c_str(), &dir_stat) != 0) co_return error::from_errno(errno, "stat", dir);
   log->_dev = static_cast<uint64_t>(dir_stat.st_dev);
 
-  auto rebuild = co_await complete_interrupted_swaps(dir, log->_dir_fd);
+  auto rebuild = co_await complete_interrupted_swaps(dir);
   if (!rebuild) co_return std::move(rebuild).error();
   auto bases = list_segments(dir);
   if (!bases) co_return std::move(bases).error();
@@ -358,10 +356,10 @@ task<result<std::unique_ptr<partition_log>>> partition_log::open(std::string dir
       segment& seg = *log->_segments[i];
       if (!seg.appendable()) continue;
       if (auto st = seg.seal(); !st) co_return std::move(st).error();
-      const std::array<int, 2> fds = seg.index_fds();
-      for (int fd : fds) {
-        if (fd < 0) continue;
-        if (auto st = co_await io::fdatasync(fd); !st) co_return st.error();
+      auto indexes = seg.open_indexes_for_sync();
+      if (!indexes) co_return std::move(indexes).error();
+      for (auto& f : *indexes) {
+        if (auto st = co_await io::fdatasync(f->fd); !st) co_return st.error();
       }
     }
     // The last segment takes the appends.

@@ -10,6 +10,7 @@
 
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/runtime/io.h"
 
 namespace ringlog::storage {
 
@@ -59,6 +60,13 @@ segment::segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_f
       _index_interval_bytes(config.index_interval_bytes),
       _index_max_bytes(static_cast<size_t>(config.index_max_bytes)),
       _created_ms(created_ms) {}
+
+task<status> fsync_dir_async(std::string dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) co_return error::from_errno(errno, "open", dir);
+  auto file = std::make_shared<segment_file>(fd, dir);  // closes it
+  co_return co_await io::fsync(file->fd);
+}
 
 namespace {
 
@@ -175,6 +183,16 @@ void segment::truncate_to(uint64_t position, int64_t offset) noexcept {
 status segment::make_appendable() {
   if (auto st = _offsets.make_appendable(_index_max_bytes); !st) return st;
   return _times.make_appendable(_index_max_bytes);
+}
+
+result<std::array<std::shared_ptr<segment_file>, 2>> segment::open_indexes_for_sync() const {
+  auto o = _offsets.open_for_sync();
+  if (!o) return std::move(o).error();
+  auto index = std::make_shared<segment_file>(*o, _offsets.path());
+  auto t = _times.open_for_sync();
+  if (!t) return std::move(t).error();
+  auto times = std::make_shared<segment_file>(*t, _times.path());
+  return std::array<std::shared_ptr<segment_file>, 2>{std::move(index), std::move(times)};
 }
 
 status segment::persist_indexes() {

@@ -21,6 +21,7 @@
 #include "engine/log/log_config.h"
 #include "engine/log/offset_index.h"
 #include "engine/log/time_index.h"
+#include "engine/runtime/task.h"
 
 namespace ringlog::storage {
 
@@ -41,6 +42,10 @@ std::string segment_file_name(int64_t base_offset, std::string_view suffix);
 // Unlinks a segment's .log, .index and .timeindex (missing ones are fine;
 // other failures are logged: the files are garbage either way).
 void remove_segment_files(const std::string& dir, int64_t base_offset);
+// fsync of a directory (a new, renamed or removed file's entry durable),
+// opened for the call: a descriptor per partition directory held open would
+// cost as many as the partitions.
+task<status> fsync_dir_async(std::string dir);
 // The base offset of a file named by segment_file_name, or -1.
 int64_t parse_segment_file_name(std::string_view name, std::string_view suffix) noexcept;
 
@@ -120,8 +125,9 @@ class segment {
   // caller fdatasyncs index_fds() when it needs them durable. A no-op on a
   // sealed segment.
   status seal();
-  // The descriptors of the .index and .timeindex (-1 when closed).
-  std::array<int, 2> index_fds() const noexcept { return {_offsets.fd(), _times.fd()}; }
+  // New descriptors of the .index and .timeindex, for an fdatasync after
+  // seal (closed when the last holder lets go).
+  result<std::array<std::shared_ptr<segment_file>, 2>> open_indexes_for_sync() const;
 
   // Rename the segment's files from `<name><from>` to `<name><to>` (suffixes
   // such as ".cleaned", ".swap", or "" for the final names): the .index and
