@@ -107,6 +107,19 @@ std::string json_string(std::string_view s) {
   return out;
 }
 
+std::string percentiles_json(const latency_histogram& h) {
+  static constexpr double k_ladder[] = {
+      0,    10,   20,   30,   40,    50,    60,    70,    80,     90,     95,     97,     98, 99,
+      99.5, 99.7, 99.8, 99.9, 99.95, 99.97, 99.98, 99.99, 99.995, 99.997, 99.998, 99.999, 100};
+  std::string out = "[";
+  for (const double p : k_ladder) {
+    if (out.size() > 1) out += ',';
+    out += fmt::format("[{},{:.3f}]", p, ms(h.percentile(p)));
+  }
+  out += ']';
+  return out;
+}
+
 void print_summary(const char* mode, const run_totals& t, bool json,
                    const std::vector<summary_field>& extra) {
   const double secs = t.seconds > 0 ? t.seconds : 1e-9;
@@ -120,10 +133,10 @@ void print_summary(const char* mode, const run_totals& t, bool json,
         ",\"records\":{},\"bytes\":{},\"wire_bytes\":{},\"requests\":{},\"seconds\":{:.3f},"
         "\"records_per_s\":{:.1f},\"mib_per_s\":{:.2f},\"latency_ms\":{{\"count\":{},"
         "\"p50\":{:.3f},\"p90\":{:.3f},\"p99\":{:.3f},\"p99_9\":{:.3f},\"max\":{:.3f},"
-        "\"mean\":{:.3f}}},\"errors\":{},\"first_error\":{}}}",
+        "\"mean\":{:.3f}}},\"latency_percentiles_ms\":{},\"errors\":{},\"first_error\":{}}}",
         t.records, t.bytes, t.wire_bytes, t.requests, t.seconds, rps, mibps, h.count(),
         ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(99)), ms(h.percentile(99.9)),
-        ms(h.max()), h.mean() / 1000.0, t.errors,
+        ms(h.max()), h.mean() / 1000.0, percentiles_json(h), t.errors,
         t.first_error.empty() ? "null" : json_string(t.first_error));
     std::printf("%s\n", out.c_str());
   } else {

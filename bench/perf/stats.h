@@ -59,6 +59,12 @@ void print_summary(const char* mode, const run_totals& t, bool json,
 
 std::string json_string(std::string_view s);
 
+// The latency distribution for a percentile plot ("nines" on the x axis): a
+// JSON array of [percentile, ms] pairs at 0, 10, ..., 90, then 95, 99, 99.5,
+// 99.9, ... down to 99.999, and 100 (the maximum). The summary's
+// "latency_percentiles_ms" field.
+std::string percentiles_json(const latency_histogram& h);
+
 // SIGINT/SIGTERM end a run early but cleanly: producers stop adding records
 // and drain, consumers stop after their current fetch, the summary prints.
 // A second signal kills the process (the default action is restored).

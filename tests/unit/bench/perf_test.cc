@@ -9,10 +9,12 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bench/perf/histogram.h"
 #include "bench/perf/options.h"
+#include "bench/perf/stats.h"
 
 namespace ringlog::perf {
 namespace {
@@ -157,6 +159,42 @@ TEST(PerfHistogram, ZeroAndHugeValues) {
   h.reset();
   EXPECT_EQ(h.count(), 0u);
   EXPECT_EQ(h.percentile(99), 0u);
+}
+
+TEST(PerfHistogram, PercentileLadderForPlots) {
+  latency_histogram h;
+  for (uint64_t us = 1; us <= 100'000; ++us) h.record(us);  // 1 us .. 100 ms, uniform
+  const std::string json = percentiles_json(h);
+  ASSERT_GE(json.size(), 2u);
+  EXPECT_EQ(json.front(), '[');
+  EXPECT_EQ(json.back(), ']');
+  EXPECT_EQ(json.rfind("[[0,0.001],", 0), 0u) << json;  // the minimum, exact
+  EXPECT_NE(json.find(",[99.999,"), std::string::npos) << json;
+  EXPECT_NE(json.find(",[100,100.000]]"), std::string::npos) << json;  // the maximum, exact
+  // [p, ms] pairs, both ascending; each ms within 1% of the exact percentile.
+  std::vector<std::pair<double, double>> pairs;
+  for (size_t pos = 1; pos < json.size() - 1;) {
+    ASSERT_EQ(json[pos], '[') << json.substr(pos);
+    char* end = nullptr;
+    const double p = std::strtod(json.c_str() + pos + 1, &end);
+    ASSERT_EQ(*end, ',');
+    const double ms = std::strtod(end + 1, &end);
+    ASSERT_EQ(*end, ']');
+    pairs.emplace_back(p, ms);
+    pos = static_cast<size_t>(end - json.c_str()) + 1;
+    if (json[pos] == ',') ++pos;
+  }
+  ASSERT_EQ(pairs.size(), 27u);
+  for (size_t i = 1; i < pairs.size(); ++i) {
+    EXPECT_GT(pairs[i].first, pairs[i - 1].first);
+    EXPECT_GE(pairs[i].second, pairs[i - 1].second);
+  }
+  for (const auto& [p, ms] : pairs) {
+    const double exact = std::max(1.0, std::ceil(p / 100.0 * 100'000)) / 1000.0;
+    EXPECT_NEAR(ms, exact, 0.01 * exact + 0.0005) << "p" << p;
+  }
+  EXPECT_EQ(percentiles_json(latency_histogram{}).rfind("[[0,0.000],", 0), 0u)
+      << "an empty histogram gives zeros";
 }
 
 parse_result parse(std::vector<std::string_view> args) { return parse_args(args); }
