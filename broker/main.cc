@@ -3,6 +3,7 @@
 // SIGTERM, then stops cleanly (every log flushed, clean-shutdown markers
 // written, so the next start re-reads nothing).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <optional>
@@ -38,12 +39,28 @@ Exit status: 0 after a clean stop, 1 when the broker cannot start, 2 on bad
 arguments or config.
 )";
 
+// Every partition holds its active .log open and every client a socket; the
+// usual soft limit (1,024) caps a broker near a thousand partitions, so take
+// the hard limit, as Kafka's packaging asks operators to.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+  }
+  RINGLOG_INFO("open files limit {} (hard {}): about one per partition and per connection",
+               lim.rlim_cur, lim.rlim_max);
+}
+
 int run(int argc, char** argv) {
   auto loaded = load_broker_command_line(argc, argv, "ringlog-broker", k_usage, RINGLOG_VERSION);
   if (!loaded.config) return loaded.exit_code;
   const broker_config* config = &*loaded.config;
   set_log_level(config->ringlog_log_level);
   RINGLOG_INFO("effective configuration:\n{}", render_broker_config(*config));
+  raise_open_file_limit();
 
   // Block the stop signals in every thread (shards inherit the mask); the
   // main thread takes them with sigwait.
