@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -458,7 +459,9 @@ task<status> log_manager::close_shard() {
   st.cleaner->stop();
   while (st.cleaner_running || st.cleaner->busy()) co_await yield();
   std::vector<task<status>> closes;
-  for (auto& [tp, l] : st.logs) closes.push_back(l.log->close());
+  for (auto& [tp, l] : st.logs) {
+    closes.push_back(l.log->close(partition_log::index_sync::caller_syncs_filesystem));
+  }
   auto results = co_await when_all(std::move(closes));
   for (auto& r : results) {
     if (!r) co_return r;
@@ -469,10 +472,35 @@ task<status> log_manager::close_shard() {
 status log_manager::stop() {
   if (!_started) return ok();
   _started = false;
+  // The shards close their logs at the same time, one thread waiting on each.
+  std::vector<status> closed(_rt.size(), ok());
+  {
+    std::vector<std::thread> waiters;
+    for (unsigned s = 1; s < _rt.size(); ++s) {
+      waiters.emplace_back([this, s, &closed] {
+        closed[s] = _rt.block_on(s, [](log_manager* self) { return self->close_shard(); }(this));
+      });
+    }
+    closed[0] = _rt.block_on(0, [](log_manager* self) { return self->close_shard(); }(this));
+    for (auto& t : waiters) t.join();
+  }
   status first;
-  for (unsigned s = 0; s < _rt.size(); ++s) {
-    status st = _rt.block_on(s, [](log_manager* self) { return self->close_shard(); }(this));
+  for (auto& st : closed) {
     if (!st && first) first = st;
+  }
+  // The sealed indexes of every log, durable at once: one syncfs per log
+  // dir instead of two fdatasyncs per partition (10,000 partitions: 20,000).
+  for (auto& d : _dirs) {
+    if (!first) break;
+    const int fd = ::open(d->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      first = error::from_errno(errno, "open", d->path);
+      break;
+    }
+    const int rc = ::syncfs(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) first = error::from_errno(err, "syncfs", d->path);
   }
   status cp = _rt.block_on(0, [](log_manager* self) { return self->write_checkpoints(); }(this));
   if (!cp && first) first = cp;

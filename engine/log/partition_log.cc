@@ -308,7 +308,7 @@ task<status> partition_log::wait_durable(int64_t end_offset) {
   co_return co_await waiter;
 }
 
-task<status> partition_log::close() {
+task<status> partition_log::close(index_sync sync) {
   // Appends in flight finish first: their writes complete, then flush.
   while ((!_pending.empty() && !_offline) || _writer_running) co_await yield();
   // Offline, the writes after the failed one will never be acknowledged:
@@ -327,6 +327,7 @@ task<status> partition_log::close() {
   while (_in_flusher || _syncing) co_await yield();
   if (!_segments.empty() && !_offline) {
     if (status s = active().seal(); !s && st) st = s;
+    if (sync == index_sync::caller_syncs_filesystem) co_return st;
     // A clean close promises indexes that need no rebuild at the next start.
     auto indexes = active().open_indexes_for_sync();
     if (!indexes) {

@@ -206,8 +206,12 @@ class partition_log {
   // producer's retry) while that append may still be waiting for its sync.
   task<status> wait_durable(int64_t end_offset);
   // Waits for writes in flight, flushes, and seals the active segment's
-  // indexes (trims them, so Kafka's tools read them as Kafka's own).
-  task<status> close();
+  // indexes (trims them, so Kafka's tools read them as Kafka's own) and
+  // makes them durable: each with an fdatasync, or, with
+  // `caller_syncs_filesystem`, not at all (a broker stopping thousands of
+  // partitions syncs each log dir's filesystem once afterwards).
+  enum class index_sync { each_file, caller_syncs_filesystem };
+  task<status> close(index_sync sync = index_sync::each_file);
 
   int64_t log_start_offset() const noexcept { return _log_start_offset; }
   int64_t log_end_offset() const noexcept { return _next_offset; }
