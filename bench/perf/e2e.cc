@@ -121,6 +121,7 @@ int run_e2e(const perf_options& o) {
       {"acks", std::to_string(o.produce.acks)},
       {"batch_bytes", std::to_string(o.produce.batch_bytes)},
       {"linger_ms", std::to_string(o.produce.linger_ms)},
+      {"partitioner", json_string(partitioner_name(o.produce.partitioner))},
       {"compression", json_string(compression_name(o.produce.codec))},
       {"producer_connections", std::to_string(pstates.size())},
       {"consumer_connections", std::to_string(cstates.size())},

@@ -28,8 +28,9 @@ Exit status: 0 ok, 1 the run failed (connection lost, error codes in responses),
 constexpr std::string_view k_produce_help =
     R"(Usage: ringlog-perf produce --bootstrap HOST:PORT --topic T (--records N | --duration S) [flags]
 
-Builds RecordBatch v2 batches per partition, records round-robin over the
-partitions, and sends them with Produce v7+ (version negotiated by ApiVersions).
+Builds RecordBatch v2 batches per partition, records spread over the partitions
+by --partitioner, and sends them with Produce v7+ (version negotiated by
+ApiVersions).
 Latency of a record: from its enqueue time (its scheduled time under --rate)
 to the response acknowledging its batch (with --acks 0: to the send).
 
@@ -44,6 +45,10 @@ to the response acknowledging its batch (with --acks 0: to the send).
   --acks -1|0|1|all        (default -1)
   --batch-bytes B          close a batch at about B bytes, uncompressed (default 65536)
   --linger-ms L            wait up to L ms for a batch to fill (default 0)
+  --partitioner P          sticky|round-robin (default sticky). sticky: records go
+                           to one partition until its batch is full or sent, then
+                           to the next (Kafka's default for keyless records,
+                           KIP-480); round-robin: record i to partition i % N
   --compression C          none|gzip|snappy|lz4|zstd (default none)
   --connections C          connections, spread over the shards (default 1)
   --in-flight K            requests in flight per connection (default 5)
@@ -77,6 +82,7 @@ producers finish, which counts as an error).
   --acks -1|0|1|all        (default -1)
   --batch-bytes B          (default 65536)
   --linger-ms L            (default 0)
+  --partitioner P          sticky|round-robin (default sticky; see produce --help)
   --compression C          none|gzip|snappy|lz4|zstd (default none)
   --in-flight K            requests in flight per producer connection (default 5)
   --request-max-bytes B    (default 1048576)
@@ -176,9 +182,9 @@ constexpr std::string_view k_common_valued[] = {"--bootstrap", "--topic",       
                                                 "--duration",  "--connections", "--shards",
                                                 "--client-id", "--timeout-ms"};
 constexpr std::string_view k_produce_valued[] = {
-    "--partitions",  "--record-size", "--rate",
-    "--acks",        "--batch-bytes", "--linger-ms",
-    "--compression", "--in-flight",   "--request-max-bytes"};
+    "--partitions",        "--record-size", "--rate",        "--acks",
+    "--batch-bytes",       "--linger-ms",   "--compression", "--in-flight",
+    "--request-max-bytes", "--partitioner"};
 constexpr std::string_view k_consume_valued[] = {"--fetch-max-bytes", "--partition-max-bytes",
                                                  "--max-wait-ms"};
 
@@ -210,6 +216,10 @@ std::string_view compression_name(record::compression c) {
       return "zstd";
   }
   return "?";
+}
+
+std::string_view partitioner_name(partitioner_kind p) {
+  return p == partitioner_kind::sticky ? "sticky" : "round-robin";
 }
 
 std::string_view help_text(command cmd) {
@@ -349,6 +359,13 @@ parse_result parse_args(std::span<const std::string_view> args) {
       good = c.has_value();
       if (good) o.produce.codec = *c;
       want = "none, gzip, snappy, lz4 or zstd";
+    } else if (producing && flag == "--partitioner") {
+      good = value == "sticky" || value == "round-robin";
+      if (good) {
+        o.produce.partitioner =
+            value == "sticky" ? partitioner_kind::sticky : partitioner_kind::round_robin;
+      }
+      want = "sticky or round-robin";
     } else if (producing && flag == "--in-flight") {
       good = parse_int<unsigned>(value, o.produce.in_flight, 1, 1024);
       want = "an integer in [1, 1024]";

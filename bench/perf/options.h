@@ -18,6 +18,13 @@ namespace ringlog::perf {
 
 enum class command { none, produce, consume, e2e };
 
+// Which partition a keyless record goes to (partitioner.h).
+//  sticky: one partition until its batch is closed (full at --batch-bytes, or
+//    sent), then the next partition in order: Kafka's default for keyless
+//    records since 2.4 (KIP-480).
+//  round_robin: record i to partition i % partitions.
+enum class partitioner_kind { sticky, round_robin };
+
 struct common_options {
   std::string bootstrap_host;
   uint16_t bootstrap_port = 0;
@@ -44,6 +51,7 @@ struct produce_options {
   record::compression codec = record::compression::none;
   unsigned in_flight = 5;
   uint32_t request_max_bytes = 1 << 20;  // Kafka's max.request.size default
+  partitioner_kind partitioner = partitioner_kind::sticky;
 };
 
 struct consume_options {
@@ -83,5 +91,6 @@ parse_result parse_args(std::span<const std::string_view> args);
 
 std::string_view help_text(command cmd);
 std::string_view compression_name(record::compression c);
+std::string_view partitioner_name(partitioner_kind p);
 
 }  // namespace ringlog::perf

@@ -52,6 +52,7 @@ int run_produce(const perf_options& o) {
       {"acks", std::to_string(o.produce.acks)},
       {"batch_bytes", std::to_string(o.produce.batch_bytes)},
       {"linger_ms", std::to_string(o.produce.linger_ms)},
+      {"partitioner", json_string(partitioner_name(o.produce.partitioner))},
       {"compression", json_string(compression_name(o.produce.codec))},
       {"rate", std::to_string(o.produce.rate)},
       {"connections", std::to_string(o.common.connections)},

@@ -6,6 +6,7 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "bench/perf/partitioner.h"
 #include "engine/runtime/timer.h"
 #include "engine/runtime/when_all.h"
 #include "net/protocol/api/produce.h"
@@ -14,9 +15,6 @@
 namespace ringlog::perf {
 namespace {
 
-// Room one more record needs beyond its value: length, attributes, timestamp
-// and offset deltas, key and value lengths, header count (varints, worst case).
-constexpr size_t k_record_overhead_bytes = 24;
 // In unthrottled duration runs the clock is read once per this many records.
 constexpr uint64_t k_clock_every = 64;
 
@@ -148,24 +146,37 @@ task<void> produce_sender(producer_state* st) {
   const int64_t start = monotonic_ns();
   int64_t next_due = start;
   uint64_t generated = 0;
-  size_t rr = 0;
+  partition_chooser chooser(po.partitioner, open.size());
+  const bool sticky = po.partitioner == partitioner_kind::sticky;
   size_t drain_from = 0;  // the open batch the next request starts with
-  const size_t full_at = po.batch_bytes > po.record_size + k_record_overhead_bytes
-                             ? po.batch_bytes - po.record_size - k_record_overhead_bytes
-                             : 0;
+  const size_t full_at = batch_full_at(po.batch_bytes, po.record_size);
   for (;;) {
     if (st->failed) break;
     int64_t now = monotonic_ns();
     bool finished =
         (st->budget != 0 && generated >= st->budget) || now >= st->end_ns || interrupted();
 
-    // Append every record that is due, until a batch fills.
-    bool any_full = false;
+    // Append every record that is due, until a batch fills. Sticky,
+    // unthrottled or while every in-flight slot is taken: fill the batches of
+    // the next partitions too, up to one request of full batches (Kafka's
+    // accumulator fills batches while the sender cannot keep up; the next
+    // request drains them all, up to max.request.size).
+    const bool keep_filling =
+        sticky && (st->interval_ns == 0 || (po.acks != 0 && st->in_flight.size() >= po.in_flight));
+    size_t full_bytes = 0;  // of full batches not sent yet
+    if (keep_filling) {
+      for (const open_batch& b : open) {
+        if (b.full) full_bytes += b.builder->uncompressed_size_bytes();
+      }
+    }
     const int64_t wall = wall_ms();
-    while (!finished && !any_full) {
+    while (!finished) {
       if (st->interval_ns != 0 && next_due > now) break;
-      open_batch& b = open[rr];
-      rr = rr + 1 == open.size() ? 0 : rr + 1;
+      const size_t bi = chooser.next();
+      open_batch& b = open[bi];
+      if (sticky && b.full) {
+        break;  // came round to a full batch not sent yet: send it first
+      }
       const int64_t enqueue_ns = st->interval_ns != 0 ? next_due : now;
       record::record_data rec;
       rec.value = next_value(st);
@@ -179,12 +190,19 @@ task<void> produce_sender(producer_state* st) {
       b.enqueue_ns.push_back(enqueue_ns);
       next_due += st->interval_ns;
       ++generated;
-      if (b.builder->uncompressed_size_bytes() >= full_at) b.full = any_full = true;
+      bool stop = false;
+      if (const size_t size = b.builder->uncompressed_size_bytes(); size >= full_at) {
+        b.full = true;
+        chooser.closed(bi);
+        full_bytes += size;
+        stop = !keep_filling || full_bytes + po.batch_bytes > po.request_max_bytes;
+      }
       if (st->budget != 0 && generated >= st->budget) finished = true;
       if (st->interval_ns == 0 && generated % k_clock_every == 0) {
         now = monotonic_ns();
         if (now >= st->end_ns) finished = true;
       }
+      if (stop) break;
     }
 
     // Once any batch is ready, send every open batch (up to the request
@@ -232,6 +250,9 @@ task<void> produce_sender(producer_state* st) {
         sb.wire_bytes = built[i].size();
         sb.enqueue_ns = std::move(b.enqueue_ns);
         sent.batches.push_back(std::move(sb));
+        // Sent before it filled (lingered, drained with others, the end):
+        // closed now, so sticky moves on to the next partition.
+        if (!b.full) chooser.closed(i);
         start_batch(st, b);
       }
       if (st->failed) break;

@@ -2,14 +2,21 @@
 // connection's state and the coroutines that drive it.
 //
 // Partitions: each connection owns a set of partitions and appends records to
-// one batch per partition, round-robin. A batch is ready when it is full
+// one batch per partition, the partition chosen by --partitioner
+// (partitioner.h): sticky (default) fills the current partition's batch and
+// moves to the next partition when that batch is full or sent; round-robin
+// spreads records one by one. A batch is ready when it is full
 // (--batch-bytes, uncompressed), when its oldest record has waited
 // --linger-ms, or at the end of the run; once one is ready, every non-empty
 // batch of the connection goes in the request, up to --request-max-bytes,
 // the first left out leading the next request (Kafka's accumulator drains a
-// ready node the same way, max.request.size and drainIndex). Up to
-// --in-flight requests are outstanding; a reader coroutine matches responses
-// in order.
+// ready node the same way, max.request.size and drainIndex). Sticky,
+// unthrottled or while all --in-flight slots are taken, keeps filling the next
+// partitions' batches (up to one request of full batches) so the next request
+// carries them all, as a Kafka producer's accumulator does when the
+// application outruns the sender.
+// Up to --in-flight requests are outstanding; a reader coroutine matches
+// responses in order.
 //
 // Latency of a record: from its enqueue time to the response acknowledging its
 // batch (with acks=0: to the send). Under --rate each record has a scheduled

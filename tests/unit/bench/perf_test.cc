@@ -1,12 +1,16 @@
 // ringlog-perf's testable parts: the latency histogram (accuracy against exact
-// percentiles, merge, extremes) and the argument parser (good and bad input).
+// percentiles, merge, extremes), the argument parser (good and bad input) and
+// the producer's partition choice (sticky and round-robin).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,7 +18,9 @@
 
 #include "bench/perf/histogram.h"
 #include "bench/perf/options.h"
+#include "bench/perf/partitioner.h"
 #include "bench/perf/stats.h"
+#include "engine/record/batch_builder.h"
 
 namespace ringlog::perf {
 namespace {
@@ -232,7 +238,9 @@ TEST(PerfArgs, ProduceWithEveryFlag) {
                         "me",
                         "--json",
                         "--request-max-bytes",
-                        "65536"});
+                        "65536",
+                        "--partitioner",
+                        "round-robin"});
   ASSERT_TRUE(r.ok()) << r.error;
   const perf_options& o = r.options;
   EXPECT_EQ(o.cmd, command::produce);
@@ -255,6 +263,7 @@ TEST(PerfArgs, ProduceWithEveryFlag) {
   EXPECT_EQ(o.produce.in_flight, 3u);
   EXPECT_EQ(o.common.timeout_ms, 1000);
   EXPECT_EQ(o.produce.request_max_bytes, 65536u);
+  EXPECT_EQ(o.produce.partitioner, partitioner_kind::round_robin);
 }
 
 TEST(PerfArgs, ProduceDefaults) {
@@ -268,6 +277,7 @@ TEST(PerfArgs, ProduceDefaults) {
   EXPECT_EQ(r.options.produce.codec, record::compression::none);
   EXPECT_EQ(r.options.produce.in_flight, 5u);
   EXPECT_EQ(r.options.produce.request_max_bytes, 1u << 20);
+  EXPECT_EQ(r.options.produce.partitioner, partitioner_kind::sticky);
   EXPECT_FALSE(r.options.common.json);
 }
 
@@ -296,6 +306,7 @@ TEST(PerfArgs, E2eTakesProduceAndFetchFlagsAndWarmup) {
   EXPECT_EQ(r.options.consume.max_wait_ms, 100);
   EXPECT_TRUE(r.options.consume.verify);
   EXPECT_DOUBLE_EQ(warmup_seconds(r.options), 10.0);
+  EXPECT_EQ(r.options.produce.partitioner, partitioner_kind::sticky);
   auto d = parse({"e2e", "--bootstrap", "h:1", "--topic", "t", "--rate", "1", "--duration", "30"});
   ASSERT_TRUE(d.ok()) << d.error;
   EXPECT_DOUBLE_EQ(warmup_seconds(d.options), 3.0) << "the default warm-up is 10% of the run";
@@ -317,6 +328,8 @@ TEST(PerfArgs, HelpForToolAndCommands) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r.options.help);
   EXPECT_NE(help_text(command::produce).find("--in-flight"), std::string_view::npos);
+  EXPECT_NE(help_text(command::produce).find("--partitioner"), std::string_view::npos);
+  EXPECT_NE(help_text(command::e2e).find("--partitioner"), std::string_view::npos);
   EXPECT_NE(help_text(command::consume).find("--verify"), std::string_view::npos);
   EXPECT_NE(help_text(command::e2e).find("--warmup"), std::string_view::npos);
   EXPECT_NE(help_text(command::none).find("produce"), std::string_view::npos);
@@ -354,6 +367,12 @@ TEST(PerfArgs, BadArgumentsAreRejectedWithAClearMessage) {
        "bad value 'brotli' for --compression"},
       {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--in-flight", "0"},
        "bad value '0' for --in-flight"},
+      {{"produce", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--partitioner",
+        "random"},
+       "bad value 'random' for --partitioner"},
+      {{"consume", "--bootstrap", "h:1", "--topic", "t", "--records", "1", "--partitioner",
+        "sticky"},
+       "unknown flag --partitioner"},
       {{"produce", "--bootstrap", "h:1", "--topic", "t", "--duration", "abc"},
        "bad value 'abc' for --duration"},
       {{"produce", "--bootstrap", "h:1", "--topic", "t", "--duration", "-1"}, "bad value '-1'"},
@@ -393,6 +412,148 @@ TEST(PerfArgs, BadArgumentsAreRejectedWithAClearMessage) {
         << "args: " << joined << "\nexpected an error containing '" << c.expected_error_part
         << "', got '" << r.error << "'";
   }
+}
+
+// One closed batch in a simulated run: its partition index, first record and
+// record count, and its size.
+struct closed_batch {
+  size_t partition = 0;
+  size_t first_record = 0;
+  size_t records = 0;
+  size_t bytes = 0;
+};
+
+// Feeds `n` records of `record_size` bytes through a chooser and real batch
+// builders the way the producer's sender does: a batch is closed (and a new
+// one started) when its uncompressed size reaches batch_full_at(). Returns
+// the full batches in the order they closed and, per partition, the records
+// left in its open batch at the end. record_to[i]: the partition of record i.
+std::vector<closed_batch> simulate(partition_chooser& chooser, size_t partitions, size_t n,
+                                   uint32_t record_size, uint32_t batch_bytes,
+                                   std::vector<size_t>& record_to, std::vector<size_t>& left_open) {
+  const std::vector<std::byte> value(record_size, std::byte{0x5a});
+  const size_t full_at = batch_full_at(batch_bytes, record_size);
+  std::vector<std::optional<record::batch_builder>> open(partitions);
+  std::vector<size_t> first(partitions, 0);
+  for (auto& b : open) b.emplace(record::batch_options{});
+  std::vector<closed_batch> closed;
+  record_to.clear();
+  for (size_t r = 0; r < n; ++r) {
+    const size_t i = chooser.next();
+    record_to.push_back(i);
+    if (open[i]->record_count() == 0) first[i] = r;
+    record::record_data rec;
+    rec.value = std::span<const std::byte>(value);
+    rec.timestamp_ms = 1'700'000'000'000;
+    open[i]->add(rec);
+    if (open[i]->uncompressed_size_bytes() >= full_at) {
+      auto built = open[i]->build();
+      EXPECT_TRUE(built.has_value());
+      closed.push_back(
+          {i, first[i], static_cast<size_t>(open[i]->record_count()), built ? built->size() : 0});
+      open[i].emplace(record::batch_options{});
+      chooser.closed(i);
+    }
+  }
+  left_open.clear();
+  for (const auto& b : open) left_open.push_back(static_cast<size_t>(b->record_count()));
+  return closed;
+}
+
+TEST(PerfPartitioner, FullAtLeavesRoomForOneMoreRecord) {
+  EXPECT_EQ(batch_full_at(65536, 1024), 65536u - 1024 - k_record_overhead_bytes);
+  EXPECT_EQ(batch_full_at(1000, 1024), 0u) << "a record larger than a batch: one per batch";
+  EXPECT_EQ(batch_full_at(128, 0), 128u - k_record_overhead_bytes);
+}
+
+TEST(PerfPartitioner, StickyFillsOneBatchPerPartitionInOrder) {
+  struct shape {
+    size_t partitions;
+    uint32_t record_size;
+    uint32_t batch_bytes;
+  };
+  for (const shape sh : {shape{4, 1024, 65536}, shape{1000, 1024, 65536}, shape{3, 100, 16384},
+                         shape{1, 1024, 65536}, shape{7, 5000, 4096}}) {
+    SCOPED_TRACE(::testing::Message() << sh.partitions << " partitions, " << sh.record_size
+                                      << "-byte records, " << sh.batch_bytes << "-byte batches");
+    partition_chooser chooser(partitioner_kind::sticky, sh.partitions);
+    // Records per full batch, from a first run of one batch.
+    std::vector<size_t> record_to, left_open;
+    size_t per_batch = 0;
+    {
+      partition_chooser probe(partitioner_kind::sticky, 1);
+      const size_t enough = sh.batch_bytes / std::max<uint32_t>(sh.record_size, 1) + 2;
+      const auto one =
+          simulate(probe, 1, enough, sh.record_size, sh.batch_bytes, record_to, left_open);
+      ASSERT_FALSE(one.empty());
+      per_batch = one[0].records;
+    }
+    ASSERT_GE(per_batch, 1u);
+    // Two and a half rounds over every partition.
+    const size_t batches = sh.partitions * 2 + sh.partitions / 2;
+    const size_t n = batches * per_batch + per_batch / 2;
+    const auto closed =
+        simulate(chooser, sh.partitions, n, sh.record_size, sh.batch_bytes, record_to, left_open);
+    ASSERT_EQ(closed.size(), batches);
+    for (size_t k = 0; k < closed.size(); ++k) {
+      const closed_batch& b = closed[k];
+      EXPECT_EQ(b.partition, k % sh.partitions) << "batch " << k << ": partitions in order";
+      EXPECT_EQ(b.first_record, k * per_batch) << "batch " << k << ": consecutive records";
+      EXPECT_EQ(b.records, per_batch) << "batch " << k;
+      EXPECT_LE(b.bytes,
+                std::max<size_t>(sh.batch_bytes, record::k_batch_header_bytes + sh.record_size +
+                                                     k_record_overhead_bytes))
+          << "batch " << k << ": at most --batch-bytes (or one record)";
+      if (per_batch > 1) {
+        EXPECT_GE(b.bytes + sh.record_size + k_record_overhead_bytes, sh.batch_bytes)
+            << "batch " << k << ": no room left for another record";
+      }
+    }
+    // Record i sits in batch i / per_batch.
+    for (size_t r = 0; r < n; ++r) {
+      ASSERT_EQ(record_to[r], (r / per_batch) % sh.partitions) << "record " << r;
+    }
+    // The half batch at the end is open on the next partition, nowhere else.
+    const size_t last = batches % sh.partitions;
+    for (size_t p = 0; p < sh.partitions; ++p) {
+      EXPECT_EQ(left_open[p], p == last ? per_batch / 2 : 0u) << "partition " << p;
+    }
+  }
+}
+
+TEST(PerfPartitioner, StickyMovesOnWhenItsBatchIsSentBeforeFilling) {
+  partition_chooser c(partitioner_kind::sticky, 3);
+  EXPECT_EQ(c.next(), 0u);
+  EXPECT_EQ(c.next(), 0u) << "sticky: the same partition until its batch closes";
+  c.closed(1);  // another partition's batch: no move
+  EXPECT_EQ(c.next(), 0u);
+  c.closed(0);  // the sticky batch lingered out and was sent
+  EXPECT_EQ(c.next(), 1u);
+  c.closed(1);
+  c.closed(2);
+  EXPECT_EQ(c.next(), 0u) << "wraps round to the first partition";
+  EXPECT_EQ(c.current(), 0u);
+  partition_chooser one(partitioner_kind::sticky, 1);
+  one.closed(0);
+  EXPECT_EQ(one.next(), 0u);
+}
+
+TEST(PerfPartitioner, RoundRobinSendsRecordIToPartitionIModP) {
+  for (const size_t p : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
+    partition_chooser c(partitioner_kind::round_robin, p);
+    for (size_t i = 0; i < 5 * p + 3; ++i) {
+      ASSERT_EQ(c.next(), i % p) << p << " partitions, record " << i;
+      if (i % 5 == 0) c.closed(i % p);  // closing batches changes nothing
+    }
+  }
+  // With real batches too: record i to partition i % P, whatever fills.
+  partition_chooser c(partitioner_kind::round_robin, 5);
+  std::vector<size_t> record_to, left_open;
+  const auto closed = simulate(c, 5, 1003, 1024, 16384, record_to, left_open);
+  ASSERT_EQ(record_to.size(), 1003u);
+  for (size_t i = 0; i < record_to.size(); ++i) ASSERT_EQ(record_to[i], i % 5) << i;
+  ASSERT_FALSE(closed.empty());
+  for (const closed_batch& b : closed) EXPECT_LE(b.bytes, 16384u);
 }
 
 }  // namespace
