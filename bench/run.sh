@@ -323,6 +323,14 @@ if fresh_broker main; then
     perf e2e $((e2e_s * 2 + 60)) e2e --bootstrap "127.0.0.1:$port" --topic e2e \
         --partitions "$e2e_partitions" --rate "$rate" --duration "$e2e_s" \
         --warmup "$e2e_warmup_s" --in-flight "$in_flight" "${produce_args[@]}" || true
+    # The disk's own sync tail at the same byte rate: 64 KiB writes, each
+    # fdatasync'd (the broker is idle meanwhile).
+    say "fio-e2e: 64 KiB write + fdatasync at $((rate * 1024 / 1048576)) MiB/s, ${fio_sync_s} s"
+    run fio --name=fio-e2e --directory="$dir/fio" --rw=write --bs=64k --size=4g --fdatasync=1 \
+        --rate="$((rate * 1024))" --ioengine=psync --time_based --runtime="$fio_sync_s" \
+        --output-format=json >"$out/fio-e2e.json" 2>"$out/fio-e2e.err" \
+        || fail fio-e2e "fio: $(tail -n 1 "$out/fio-e2e.err")"
+    rm -f "$dir"/fio/fio-e2e.*
   else
     fail e2e "no produce rate to start from"
   fi

@@ -70,8 +70,8 @@ def main():
         d, why = load(name)
         return (d["jobs"][0]["write"]["bw"] / 1024, None) if d else (None, why)
 
-    def fio_sync_p99_ms():
-        d, why = load("fio-sync")
+    def fio_sync_p99_ms(name="fio-sync"):
+        d, why = load(name)
         if not d:
             return None, why
         pct = d["jobs"][0]["sync"]["lat_ns"].get("percentile", {})
@@ -203,6 +203,10 @@ def main():
             note = f"; only {achieved:,.0f} records/s received"
         row("e2e p50 / p99.9 / max",
             f"{lat['p50']:.2f} / {lat['p99_9']:.2f} / {lat['max']:.2f} ms{note}")
+    loaded_p99, loaded_why = fio_sync_p99_ms("fio-e2e")
+    summary["limits"]["fio_fdatasync_p99_ms_at_e2e_rate"] = loaded_p99
+    row("context: fio 64 KiB write + fdatasync at the e2e byte rate, p99 of fdatasync",
+        f"{loaded_p99:.3f} ms" if loaded_p99 is not None else f"failed: {loaded_why}")
 
     # ------------------------------------------------------------ idle partitions
     d, why = load("idle")
