@@ -249,6 +249,72 @@ TEST_F(PartitionLogTest, SyncfsOffSyncsEachFile) {
   EXPECT_GE(out[3], 20u) << "one fdatasync per segment at least";
 }
 
+size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Opens `n` logs under `d`, appends to each, and returns the descriptors
+// the process gained while they were open.
+task<size_t> fds_of_open_logs(std::string d, int n, flusher* f) {
+  const size_t before = open_fds();
+  std::vector<std::unique_ptr<partition_log>> logs;
+  for (int i = 0; i < n; ++i) {
+    auto opened = co_await partition_log::open(d + "/t-" + std::to_string(i), {}, *f, {});
+    RINGLOG_ASSERT(opened.has_value(), "open failed: {}", opened.error().message());
+    logs.push_back(std::move(*opened));
+    auto b = make_batch(3, 100);
+    auto r = co_await logs.back()->append(b);
+    RINGLOG_ASSERT(r.has_value(), "append failed: {}", r.error().message());
+  }
+  const size_t during = open_fds();
+  for (auto& log : logs) (void)co_await log->close();
+  co_return during - before;
+}
+
+TEST_F(PartitionLogTest, AnOpenPartitionHoldsOneDescriptor) {
+  // 10,000 partitions must fit in a 20,000 RLIMIT_NOFILE: the active .log
+  // only (indexes are in memory or mapped, directories opened to fsync).
+  const size_t gained = rt->block_on(0, fds_of_open_logs(dir, 200, &fl));
+  EXPECT_LE(gained, 200u + 8u) << "descriptors for 200 open partitions";
+}
+
+TEST_F(PartitionLogTest, ActiveIndexesAreRebuiltFromTheLogAfterACrash) {
+  log_config small;
+  small.index_interval_bytes = 256;
+  const std::string crashed = dir + "-crashed";
+  fs::remove_all(crashed);
+  // While the log is open, its active indexes are in memory only: a copy of
+  // the directory taken now is what a crash leaves.
+  (void)with_log(small, {}, [&](partition_log& log) -> task<int> {
+    (void)co_await append_n(log, 40, 3);
+    fs::copy(dir, crashed);
+    co_return 0;
+  });
+  EXPECT_EQ(fs::file_size(crashed + "/00000000000000000000.index"), 0u)
+      << "entries reach the file at roll or clean close only";
+  ASSERT_GT(fs::file_size(dir + "/00000000000000000000.index"), 0u);
+  // Recovery after the crash rebuilds the same indexes from the .log.
+  std::string saved = dir;
+  dir = crashed;
+  auto bases = with_log(small, {.recovery_point = 0}, [](partition_log& log) -> task<std::vector<int64_t>> {
+    std::vector<int64_t> out{log.log_end_offset()};
+    for (int64_t off : {0L, 61L, 119L}) {
+      auto s = co_await log.read(off, 1);
+      out.push_back(s ? record::record_batch_view::parse(slice_bytes(*s))->base_offset() : -1);
+    }
+    co_return out;
+  });
+  dir = saved;
+  EXPECT_EQ(bases, (std::vector<int64_t>{120, 0, 60, 117}));
+  EXPECT_EQ(read_file(crashed + "/00000000000000000000.index"),
+            read_file(dir + "/00000000000000000000.index"));
+  EXPECT_EQ(read_file(crashed + "/00000000000000000000.timeindex"),
+            read_file(dir + "/00000000000000000000.timeindex"));
+  fs::remove_all(crashed);
+}
+
 TEST_F(PartitionLogTest, RollsSegmentsAndReadsAcrossThem) {
   log_config small;
   small.segment_bytes = 4096;
