@@ -22,7 +22,9 @@
 //     else is dirty on that filesystem (logs with relaxed flush.ms, other
 //     programs), which is why few files still go one by one.
 //   If a syncfs fails, the round falls back to per-file syncs for those logs,
-//   so the error (EIO, ENOSPC) is charged to the files that have it.
+//   so the error (EIO, ENOSPC) is charged to the files that have it (each
+//   descriptor keeps its own writeback-error cursor). syncfs reports
+//   writeback errors since Linux 5.8; Ringlog requires 6.1.
 //
 // Thread safety: one per shard, used only on it. Lifetime: outlives its logs.
 #pragma once
