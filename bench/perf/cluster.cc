@@ -15,35 +15,18 @@
 namespace ringlog::perf {
 namespace {
 
-// Wait for one start-up response at most this long.
-constexpr int32_t k_admin_timeout_ms = 30000;
 constexpr int32_t k_create_timeout_ms = 60000;
 // Kafka's UNKNOWN_TOPIC_OR_PARTITION and TOPIC_ALREADY_EXISTS.
 constexpr int16_t k_unknown_topic = 3;
 constexpr int16_t k_topic_exists = 36;
 constexpr int16_t k_unsupported_version = 35;
 
+}  // namespace
+
 std::string kafka_error_text(int16_t code) {
   return std::string(protocol::name_of(static_cast<protocol::kafka_error>(code))) + " (" +
          std::to_string(code) + ")";
 }
-
-// One request, one response, on an otherwise idle connection.
-template <class Request, class Response>
-task<status> round_trip(const char* api, kafka_connection& c, const Request& req, int16_t version,
-                        const std::string& client_id, Response& resp,
-                        int32_t wait_ms = k_admin_timeout_ms) {
-  protocol::wire_writer w;
-  const int32_t id = c.encode(w, req, version, client_id);
-  if (auto s = co_await c.send_all(w.memory()); !s) co_return perf_error(api, s.error().message());
-  auto frame = co_await c.receive(wait_ms);
-  if (!frame) co_return perf_error(api, frame.error().message());
-  auto decoded = decode_response(*frame, id, version, resp);
-  if (!decoded) co_return perf_error(api, decoded.error().message());
-  co_return ok();
-}
-
-}  // namespace
 
 int16_t pick_version(int16_t ours_min, int16_t ours_max, int16_t theirs_min, int16_t theirs_max) {
   const int16_t hi = std::min(ours_max, theirs_max);
@@ -149,7 +132,7 @@ task<status> create_topic(kafka_connection& c, const api_versions_in_use& v,
   req.timeout_ms = k_create_timeout_ms;
   protocol::create_topics_response resp;
   if (auto s = co_await round_trip("CreateTopics", c, req, v.create_topics, client_id, resp,
-                                   k_create_timeout_ms + k_admin_timeout_ms);
+                                   k_create_timeout_ms + k_request_timeout_ms);
       !s) {
     co_return s;
   }
@@ -183,7 +166,7 @@ task<result<std::vector<int64_t>>> list_offsets(kafka_connection& c, const api_v
     req.topics.back().partitions.back().partition_index = p;
     req.topics.back().partitions.back().timestamp = timestamp;
   }
-  req.timeout_ms = k_admin_timeout_ms;
+  req.timeout_ms = k_request_timeout_ms;
   protocol::list_offsets_response resp;
   if (auto s = co_await round_trip("ListOffsets", c, req, v.list_offsets, client_id, resp); !s) {
     co_return s.error();

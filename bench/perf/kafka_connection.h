@@ -84,4 +84,25 @@ status decode_response(std::span<std::byte> frame, int32_t correlation_id, int16
   return ok();
 }
 
+// How long a one-off request (start-up, admin) waits for its response.
+inline constexpr int32_t k_request_timeout_ms = 30000;
+
+// One request, one response, on an otherwise idle connection.
+template <class Request, class Response>
+task<status> round_trip(const char* api, kafka_connection& c, const Request& req, int16_t version,
+                        const std::string& client_id, Response& resp,
+                        int32_t wait_ms = k_request_timeout_ms) {
+  protocol::wire_writer w;
+  const int32_t id = c.encode(w, req, version, client_id);
+  if (auto s = co_await c.send_all(w.memory()); !s) co_return perf_error(api, s.error().message());
+  auto frame = co_await c.receive(wait_ms);
+  if (!frame) co_return perf_error(api, frame.error().message());
+  auto decoded = decode_response(*frame, id, version, resp);
+  if (!decoded) co_return perf_error(api, decoded.error().message());
+  co_return ok();
+}
+
+// "NOT_COORDINATOR (16)": a Kafka error code as error messages show it.
+std::string kafka_error_text(int16_t code);
+
 }  // namespace ringlog::perf

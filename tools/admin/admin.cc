@@ -28,11 +28,14 @@
 #include "net/protocol/api/offset_fetch.h"
 #include "net/protocol/errors.h"
 #include "tools/admin/assignment.h"
+#include "tools/dump/json.h"
 
 namespace ringlog::admin {
 namespace {
 
+using dump::json_string;
 using perf::kafka_connection;
+using perf::kafka_error_text;
 using perf::perf_error;
 using perf::pick_version;
 
@@ -44,45 +47,6 @@ constexpr int16_t k_not_coordinator = 16;
 // FindCoordinator retries while the coordinator loads or is being elected:
 // 50 x 200 ms = 10 s, Kafka's usual worst case on a fresh cluster.
 constexpr int k_coordinator_attempts = 50;
-
-std::string kafka_error_text(int16_t code) {
-  return std::string(protocol::name_of(static_cast<protocol::kafka_error>(code))) + " (" +
-         std::to_string(code) + ")";
-}
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string json_int_or_null(int64_t v) { return v < 0 ? "null" : std::to_string(v); }
 std::string text_int_or_dash(int64_t v) { return v < 0 ? "-" : std::to_string(v); }
@@ -118,30 +82,17 @@ struct versions {
   int16_t delete_groups = -1;
 };
 
-// One request, one response, on an otherwise idle connection.
-template <class Request, class Response>
-task<status> round_trip(const char* api, kafka_connection* c, const Request* req, int16_t version,
-                        int32_t wait_ms, Response* resp) {
-  protocol::wire_writer w;
-  const int32_t id = c->encode(w, *req, version, k_client_id);
-  if (auto s = co_await c->send_all(w.memory()); !s) co_return perf_error(api, s.error().message());
-  auto frame = co_await c->receive(wait_ms);
-  if (!frame) co_return perf_error(api, frame.error().message());
-  auto decoded = perf::decode_response(*frame, id, version, *resp);
-  if (!decoded) co_return perf_error(api, decoded.error().message());
-  co_return ok();
-}
-
 task<result<versions>> negotiate(kafka_connection* c, int32_t wait_ms) {
   protocol::api_versions_request req;
   req.client_software_name = "ringlog-admin";
   req.client_software_version = "1";
   protocol::api_versions_response resp;
   // As ringlog-perf: v3 first, v0 when the broker does not know v3.
-  auto s = co_await round_trip("ApiVersions", c, &req, int16_t{3}, wait_ms, &resp);
+  auto s =
+      co_await perf::round_trip("ApiVersions", *c, req, int16_t{3}, k_client_id, resp, wait_ms);
   if (!s || resp.error_code == k_unsupported_version) {
     resp = protocol::api_versions_response();
-    s = co_await round_trip("ApiVersions", c, &req, int16_t{0}, wait_ms, &resp);
+    s = co_await perf::round_trip("ApiVersions", *c, req, int16_t{0}, k_client_id, resp, wait_ms);
   }
   if (!s) co_return s.error();
   if (resp.error_code != 0) co_return perf_error("ApiVersions", kafka_error_text(resp.error_code));
@@ -213,8 +164,8 @@ task<result<kafka_connection*>> coordinator_of(session* s, const std::string& gr
     req.key = group;
     req.key_type = 0;  // a group
     resp = protocol::find_coordinator_response();
-    auto rt = co_await round_trip("FindCoordinator", &s->bootstrap, &req, s->v.find_coordinator,
-                                  s->o->timeout_ms, &resp);
+    auto rt = co_await perf::round_trip("FindCoordinator", s->bootstrap, req, s->v.find_coordinator,
+                                        k_client_id, resp, s->o->timeout_ms);
     if (!rt) co_return rt.error();
     const bool retriable = resp.error_code == k_coordinator_not_available ||
                            resp.error_code == k_coordinator_load_in_progress ||
@@ -264,8 +215,8 @@ task<result<std::vector<int64_t>>> offsets_at(session* s, const std::string& top
   }
   req.timeout_ms = s->o->timeout_ms;
   protocol::list_offsets_response resp;
-  auto rt = co_await round_trip("ListOffsets", &s->bootstrap, &req, s->v.perf.list_offsets,
-                                s->o->timeout_ms, &resp);
+  auto rt = co_await perf::round_trip("ListOffsets", s->bootstrap, req, s->v.perf.list_offsets,
+                                      k_client_id, resp, s->o->timeout_ms);
   if (!rt) co_return rt.error();
   std::vector<int64_t> out(partitions.size(), -1);
   for (const auto& t : resp.topics) {
@@ -294,8 +245,8 @@ task<result<group_description>> describe_one(session* s, kafka_connection* coord
   protocol::describe_groups_request req;
   req.groups.push_back(group);
   protocol::describe_groups_response resp;
-  auto rt = co_await round_trip("DescribeGroups", coord, &req, s->v.describe_groups,
-                                s->o->timeout_ms, &resp);
+  auto rt = co_await perf::round_trip("DescribeGroups", *coord, req, s->v.describe_groups,
+                                      k_client_id, resp, s->o->timeout_ms);
   if (!rt) co_return rt.error();
   for (auto& g : resp.groups) {
     if (g.group_id != group) continue;
@@ -330,8 +281,8 @@ task<result<std::map<std::pair<std::string, int32_t>, int64_t>>> committed_offse
     }
   }
   protocol::offset_fetch_response resp;
-  auto rt =
-      co_await round_trip("OffsetFetch", coord, &req, s->v.offset_fetch, s->o->timeout_ms, &resp);
+  auto rt = co_await perf::round_trip("OffsetFetch", *coord, req, s->v.offset_fetch, k_client_id,
+                                      resp, s->o->timeout_ms);
   if (!rt) co_return rt.error();
   if (resp.error_code != 0) {
     co_return perf_error("OffsetFetch", group + ": " + kafka_error_text(resp.error_code));
@@ -356,8 +307,8 @@ task<status> groups_list(session* s, std::string* out) {
   if (auto n = need(s->v.list_groups, "ListGroups"); !n) co_return n;
   protocol::list_groups_request req;
   protocol::list_groups_response resp;
-  auto rt = co_await round_trip("ListGroups", &s->bootstrap, &req, s->v.list_groups,
-                                s->o->timeout_ms, &resp);
+  auto rt = co_await perf::round_trip("ListGroups", s->bootstrap, req, s->v.list_groups,
+                                      k_client_id, resp, s->o->timeout_ms);
   if (!rt) co_return rt;
   if (resp.error_code != 0) co_return perf_error("ListGroups", kafka_error_text(resp.error_code));
   auto groups = std::move(resp.groups);
@@ -528,8 +479,8 @@ task<status> groups_delete(session* s, std::string* out, std::string* err) {
       protocol::delete_groups_request req;
       req.groups_names.push_back(group);
       protocol::delete_groups_response resp;
-      auto rt = co_await round_trip("DeleteGroups", *coord, &req, s->v.delete_groups,
-                                    s->o->timeout_ms, &resp);
+      auto rt = co_await perf::round_trip("DeleteGroups", **coord, req, s->v.delete_groups,
+                                          k_client_id, resp, s->o->timeout_ms);
       if (!rt) {
         problem = rt.error().message();
       } else {
@@ -623,8 +574,8 @@ task<status> groups_reset_offsets(session* s, std::string* out) {
       req.topics.back().partitions.back().committed_offset = plan[i];
     }
     protocol::offset_commit_response resp;
-    auto rt =
-        co_await round_trip("OffsetCommit", *coord, &req, s->v.offset_commit, o.timeout_ms, &resp);
+    auto rt = co_await perf::round_trip("OffsetCommit", **coord, req, s->v.offset_commit,
+                                        k_client_id, resp, o.timeout_ms);
     if (!rt) co_return rt;
     for (const auto& t : resp.topics) {
       for (const auto& p : t.partitions) {
