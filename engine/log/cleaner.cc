@@ -254,6 +254,19 @@ void remove_temporary_files(const std::string& dir, int64_t base, std::string_vi
 
 task<status> sync_file(int fd) { co_return co_await io::fdatasync(fd); }
 
+// Writes what `buf` holds at `buf_position` of the segment's .log (io::write
+// may be short: the rest stays buffered); returns the bytes written. A write
+// of 0 bytes is an error: the loop would not end.
+task<result<size_t>> write_buffered(segment& seg, std::vector<std::byte>& buf,
+                                    uint64_t& buf_position) {
+  auto w = co_await io::write(seg.fd(), buf, buf_position);
+  if (!w) co_return std::move(w).error();
+  if (*w == 0) co_return error::from_errno(EIO, "write", seg.file()->path + ": wrote 0 bytes");
+  buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*w));
+  buf_position += *w;
+  co_return *w;
+}
+
 task<void> remove_files_later(std::vector<std::string> paths, int64_t delay_ms) {
   if (delay_ms > 0) (void)co_await sleep_for(std::chrono::milliseconds(delay_ms));
   for (const auto& p : paths) {
@@ -943,15 +956,11 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
       _since_yield += batch->size_bytes();
       if (out.buf.size() >= _config.io_buffer_bytes || _since_yield >= _config.yield_bytes) {
         if (out.buf.size() >= _config.io_buffer_bytes) {
-          auto w = co_await io::write(out.seg->fd(), out.buf, out.buf_position);
-          // io::write may be short: the rest stays buffered.
-          if (!w || *w == 0) {
+          auto w = co_await write_buffered(*out.seg, out.buf, out.buf_position);
+          if (!w) {
             give_up();
-            if (!w) co_return std::move(w).error();
-            co_return error::from_errno(EIO, "write", out.seg->file()->path + ": wrote 0 bytes");
+            co_return std::move(w).error();
           }
-          out.buf.erase(out.buf.begin(), out.buf.begin() + static_cast<ptrdiff_t>(*w));
-          out.buf_position += *w;
           report.bytes_written += *w;
           if (auto s = co_await pace(*w); !s) {
             give_up();
@@ -971,14 +980,11 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
     }
   }
   while (!out.buf.empty()) {
-    auto w = co_await io::write(out.seg->fd(), out.buf, out.buf_position);
-    if (!w || *w == 0) {
+    auto w = co_await write_buffered(*out.seg, out.buf, out.buf_position);
+    if (!w) {
       give_up();
-      if (!w) co_return std::move(w).error();
-      co_return error::from_errno(EIO, "write", out.seg->file()->path + ": wrote 0 bytes");
+      co_return std::move(w).error();
     }
-    out.buf.erase(out.buf.begin(), out.buf.begin() + static_cast<ptrdiff_t>(*w));
-    out.buf_position += *w;
     report.bytes_written += *w;
   }
   if (aborting()) {
