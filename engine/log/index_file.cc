@@ -49,7 +49,6 @@ index_file::index_file(index_file&& other) noexcept
       _data(std::exchange(other._data, nullptr)),
       _file_bytes(std::exchange(other._file_bytes, 0)),
       _entries(std::exchange(other._entries, 0)),
-      _anon(std::exchange(other._anon, false)),
       _open(std::exchange(other._open, false)) {}
 
 index_file& index_file::operator=(index_file&& other) noexcept {
@@ -62,7 +61,6 @@ index_file& index_file::operator=(index_file&& other) noexcept {
     _data = std::exchange(other._data, nullptr);
     _file_bytes = std::exchange(other._file_bytes, 0);
     _entries = std::exchange(other._entries, 0);
-    _anon = std::exchange(other._anon, false);
   }
   return *this;
 }
@@ -112,7 +110,6 @@ void index_file::unmap() noexcept {
     RINGLOG_ASSERT(rc == 0, "{}: munmap: {}", _path, std::strerror(errno));
     _data = nullptr;
   }
-  _anon = false;
 }
 
 status index_file::load_anon(size_t cap_bytes, const std::byte* from, size_t copy_bytes) {
@@ -128,7 +125,6 @@ status index_file::load_anon(size_t cap_bytes, const std::byte* from, size_t cop
   unmap();
   _data = anon;
   _file_bytes = cap_bytes;
-  _anon = true;
   _open = true;
   return ok();
 }
@@ -137,7 +133,7 @@ status index_file::make_appendable(size_t max_bytes) {
   RINGLOG_ASSERT(_access != index_access::read_only, "{}: make a read-only index appendable",
                  _path);
   RINGLOG_ASSERT(is_open(), "{}: make a closed index appendable", _path);
-  if (_anon) return ok();
+  if (appendable()) return ok();
   const size_t used = _entries * _entry_bytes;
   const size_t cap = std::max({max_bytes / _entry_bytes * _entry_bytes, used, _entry_bytes});
   if (auto st = load_anon(cap, _data, used); !st) return st;
@@ -146,7 +142,7 @@ status index_file::make_appendable(size_t max_bytes) {
 }
 
 status index_file::persist() {
-  RINGLOG_ASSERT(_anon, "{}: persist of an index that is not appendable", _path);
+  RINGLOG_ASSERT(appendable(), "{}: persist of an index that is not appendable", _path);
   const int fd = ::open(_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return error::from_errno(errno, "open", _path);
   const size_t bytes = _entries * _entry_bytes;
@@ -195,7 +191,7 @@ size_t index_file::count_entries() const noexcept {
 }
 
 bool index_file::append(std::span<const std::byte> entry) noexcept {
-  RINGLOG_ASSERT(_anon, "{}: append to an index that is not appendable", _path);
+  RINGLOG_ASSERT(appendable(), "{}: append to an index that is not appendable", _path);
   RINGLOG_ASSERT(entry.size() == _entry_bytes, "{}: entry of {} bytes, expected {}", _path,
                  entry.size(), _entry_bytes);
   if (is_full()) return false;
@@ -207,7 +203,7 @@ bool index_file::append(std::span<const std::byte> entry) noexcept {
 void index_file::truncate_entries(size_t n) noexcept {
   RINGLOG_ASSERT(n <= _entries, "{}: truncate to {} entries of {}", _path, n, _entries);
   if (n == _entries) return;
-  RINGLOG_ASSERT(_anon, "{}: truncate an index that is not appendable", _path);
+  RINGLOG_ASSERT(appendable(), "{}: truncate an index that is not appendable", _path);
   // Zeroed, not just forgotten: the memory is the source of the next append
   // and of count_entries' rule if it is ever persisted short.
   std::memset(_data + n * _entry_bytes, 0, (_entries - n) * _entry_bytes);
@@ -216,7 +212,7 @@ void index_file::truncate_entries(size_t n) noexcept {
 
 status index_file::trim() {
   RINGLOG_ASSERT(is_open(), "{}: trim a closed index", _path);
-  if (!_anon) return ok();
+  if (!appendable()) return ok();
   if (auto st = persist(); !st) return st;
   unmap();
   _open = false;
@@ -227,7 +223,7 @@ status index_file::trim() {
 
 status index_file::flush() {
   RINGLOG_ASSERT(is_open(), "{}: flush a closed index", _path);
-  if (!_anon) return ok();
+  if (!appendable()) return ok();
   if (auto st = persist(); !st) return st;
   auto fd = open_for_sync();
   if (!fd) return std::move(fd).error();
@@ -239,7 +235,7 @@ status index_file::flush() {
 }
 
 void index_file::close() noexcept {
-  RINGLOG_ASSERT(!_anon, "{}: close() of an appendable index would drop its entries", _path);
+  RINGLOG_ASSERT(!appendable(), "{}: close() of an appendable index would drop its entries", _path);
   unmap();
   _open = false;
 }

@@ -86,7 +86,7 @@ class index_file {
   // Whether the entries are in memory or mapped (see close/reopen).
   bool is_open() const noexcept { return _open; }
   // Whether append and truncate_entries may be used (entries in memory).
-  bool appendable() const noexcept { return _anon; }
+  bool appendable() const noexcept { return _access == index_access::read_write; }
   // A new read-only descriptor of the file (the caller closes it), for an
   // asynchronous fdatasync after trim or persist.
   result<int> open_for_sync() const;
@@ -144,11 +144,10 @@ class index_file {
 
   std::string _path;
   size_t _entry_bytes;
-  index_access _access;
+  index_access _access;  // read_write: _data is anonymous memory (appendable)
   std::byte* _data = nullptr;  // nullptr when closed or when a sealed file is empty
   size_t _file_bytes = 0;      // bytes of _data: the capacity, or the file's size
   size_t _entries = 0;
-  bool _anon = false;  // _data is anonymous memory (appendable)
   bool _open = false;
 };
 
