@@ -4,11 +4,14 @@
 
 #include <cerrno>
 #include <map>
+#include <utility>
 
+#include "base/assert.h"
 #include "base/log.h"
 #include "engine/log/partition_log.h"
 #include "engine/runtime/blocking.h"
 #include "engine/runtime/invoke.h"
+#include "engine/runtime/shard.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/spawn.h"
 #include "engine/runtime/when_all.h"
@@ -57,6 +60,39 @@ void flusher::mark_dirty(partition_log* log) {
   }
 }
 
+// Resumes once every log the round waits for has completed a write.
+struct flusher::writes_awaiter {
+  flusher* f;
+  bool await_ready() const noexcept { return f->_awaited == 0; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { f->_round_waiter = h; }
+  void await_resume() const noexcept {}
+};
+
+void flusher::write_begun(partition_log* log) {
+  if (log->_writes_in_flight++ == 0) {
+    log->_writing_index = _writing.size();
+    _writing.push_back(log);
+  }
+}
+
+void flusher::write_ended(partition_log* log) noexcept {
+  RINGLOG_ASSERT(log->_writes_in_flight > 0, "flusher: a write ended that never began");
+  if (--log->_writes_in_flight == 0) {
+    partition_log* moved = _writing.back();
+    _writing[log->_writing_index] = moved;
+    moved->_writing_index = log->_writing_index;
+    _writing.pop_back();
+  }
+  // The log marks itself dirty as this write completes (or goes offline):
+  // either way the round need not wait for it any longer.
+  if (log->_awaited_by_round) {
+    log->_awaited_by_round = false;
+    if (--_awaited == 0 && _round_waiter) {
+      shard::current()->schedule(std::exchange(_round_waiter, {}));
+    }
+  }
+}
+
 task<void> flusher::run() {
   while (!_dirty.empty()) {
     // Let the rest of this loop turn run first: the completions reaped with
@@ -64,6 +100,15 @@ task<void> flusher::run() {
     // instead of waiting a whole fsync for the next one. Measured with 64
     // appends of 16 KiB in flight on one partition: 83 -> see BENCHMARKS.md.
     co_await yield();
+    // Then the logs not dirty yet whose writes are in flight (see the header).
+    for (partition_log* log : _writing) {
+      if (!log->_in_flusher && !log->_awaited_by_round) {
+        log->_awaited_by_round = true;
+        ++_awaited;
+      }
+    }
+    writes_awaiter written{this};  // named: GCC 12 and aggregate temporaries
+    co_await written;
     std::vector<partition_log*> logs;
     logs.swap(_dirty);
     std::vector<partition_log::sync_plan> plans;

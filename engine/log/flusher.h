@@ -9,6 +9,18 @@
 // during one fsync's latency, so durable throughput does not drop with
 // concurrency (DESIGN.md, "Write path").
 //
+// Before a round takes the dirty logs it waits for the logs that are not
+// dirty but have a write in flight (logs call write_begun/write_ended around
+// each writev), until each of those writes completes: one produce request
+// touching several partitions issues one write per partition, and they
+// complete one by one on io-wq workers. Starting the round at the first
+// completion left the others for the next round, so such a request waited
+// for two fdatasync rounds instead of one (8 partitions, one request in
+// flight: round trip 2.4 -> 0.76 ms). A log that is already dirty is not
+// waited for: it syncs in this round anyway, and its writes in flight then
+// overlap the sync instead of delaying it (one busy partition keeps writing
+// while its previous writes sync).
+//
 // How a round syncs, per filesystem:
 //   - fewer than `syncfs_min_files` files to sync: one fdatasync per unsynced
 //     segment file (plus one fsync of a partition directory that gained a
@@ -29,6 +41,7 @@
 // Thread safety: one per shard, used only on it. Lifetime: outlives its logs.
 #pragma once
 
+#include <coroutine>
 #include <cstdint>
 #include <vector>
 
@@ -60,6 +73,10 @@ class flusher {
   uint64_t syncfs_calls() const noexcept { return _syncfs_calls; }
   bool idle() const noexcept { return !_running; }
 
+  // Bracket each write of a log whose appends wait for rounds.
+  void write_begun(partition_log* log);
+  void write_ended(partition_log* log) noexcept;
+
  private:
   task<void> run();
 
@@ -69,6 +86,13 @@ class flusher {
   uint64_t _rounds = 0;
   uint64_t _syncs = 0;
   uint64_t _syncfs_calls = 0;
+  // Logs with a write in flight, and how many of them the starting round
+  // still waits for (each log's _awaited_by_round says which).
+  std::vector<partition_log*> _writing;
+  size_t _awaited = 0;
+  std::coroutine_handle<> _round_waiter;
+
+  struct writes_awaiter;
 };
 
 }  // namespace ringlog::storage

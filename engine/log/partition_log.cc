@@ -193,7 +193,11 @@ task<void> partition_log::writer() {
       if (_offline) {
         st = *_offline;
       } else {
+        // Relaxed logs are not waited for: their writes need no round.
+        const bool tracked = !relaxed();
+        if (tracked) _flusher.write_begun(this);
         st = co_await writev_all(*queue[i].file, std::move(iov), queue[i].position);
+        if (tracked) _flusher.write_ended(this);
       }
       if (!st) go_offline(st.error());
       for (size_t k = i; k < j; ++k) {

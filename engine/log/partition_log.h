@@ -315,6 +315,12 @@ class partition_log {
   cancel_source _flush_timer_cancel;
   bool _in_flusher = false;  // queued for the next flush round
   bool _syncing = false;     // taken by a round that has not ended yet
+  // Writes handed to the kernel and not yet completed (fsync-per-batch logs
+  // only), this log's place in the flusher's list of writing logs, and
+  // whether the round about to start waits for this log (flusher.h).
+  uint32_t _writes_in_flight = 0;
+  size_t _writing_index = 0;
+  bool _awaited_by_round = false;
   std::vector<struct durable_waiter*> _waiters;
   std::optional<error> _offline;
   recovery_report _recovery;

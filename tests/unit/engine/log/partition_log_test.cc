@@ -201,7 +201,8 @@ TEST_F(PartitionLogTest, ConcurrentAppendsShareFlushRounds) {
 
 // Appends one batch to each of `n` logs (directories under `d`) at once
 // through `f`; returns {appends acknowledged, logs whose durable end covers
-// their batch, syncfs calls, per-file syncs}, both counters as deltas.
+// their batch, syncfs calls, per-file syncs, flush rounds}, the last three as
+// deltas.
 task<std::vector<uint64_t>> one_append_per_log(std::string d, int n, flusher* f) {
   std::vector<std::unique_ptr<partition_log>> logs;
   for (int i = 0; i < n; ++i) {
@@ -211,6 +212,7 @@ task<std::vector<uint64_t>> one_append_per_log(std::string d, int n, flusher* f)
   }
   const uint64_t syncfs_before = f->syncfs_calls();
   const uint64_t syncs_before = f->syncs();
+  const uint64_t rounds_before = f->rounds();
   std::vector<std::vector<std::byte>> batches;
   for (int i = 0; i < n; ++i) batches.push_back(make_batch(3, 200));
   std::vector<task<result<append_info>>> appends;
@@ -223,7 +225,7 @@ task<std::vector<uint64_t>> one_append_per_log(std::string d, int n, flusher* f)
     durable += logs[i]->durable_end() == 3 ? 1 : 0;
   }
   std::vector<uint64_t> out{acked, durable, f->syncfs_calls() - syncfs_before,
-                            f->syncs() - syncs_before};
+                            f->syncs() - syncs_before, f->rounds() - rounds_before};
   for (auto& log : logs) {
     status st = co_await log->close();
     RINGLOG_ASSERT(st.has_value(), "close failed: {}", st.error().message());
@@ -247,6 +249,18 @@ TEST_F(PartitionLogTest, SyncfsOffSyncsEachFile) {
   EXPECT_EQ(out[1], 20u);
   EXPECT_EQ(out[2], 0u);
   EXPECT_GE(out[3], 20u) << "one fdatasync per segment at least";
+}
+
+// One produce request for several partitions appends to each in the same
+// turn; their writes finish one by one on io-wq workers. The round must wait
+// for all of them rather than start at the first: otherwise the request waits
+// for a second round.
+TEST_F(PartitionLogTest, WritesOfOneTurnShareOneFlushRound) {
+  fl.set_syncfs_min_files(0);
+  auto out = rt->block_on(0, one_append_per_log(dir, 8, &fl));
+  EXPECT_EQ(out[0], 8u);
+  EXPECT_EQ(out[1], 8u);
+  EXPECT_EQ(out[4], 1u) << "the 8 appends of one turn: one round, not one per completion";
 }
 
 size_t open_fds() {
