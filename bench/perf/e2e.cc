@@ -96,9 +96,11 @@ int run_e2e(const perf_options& o) {
   for (auto& s : produce_stats) {
     std::lock_guard lock(s->mu);
     produced.records += s->records;
+    produced.requests += s->requests;
     produced.errors += s->errors;
     if (produced.first_error.empty()) produced.first_error = s->first_error;
     produced.latency.merge(s->total);
+    produced.request.merge(s->request);
   }
   // Every acknowledged record must come back; a shortfall is an error.
   if (received.records < produced.records) {
@@ -113,6 +115,7 @@ int run_e2e(const perf_options& o) {
   if (received.first_error.empty()) received.first_error = produced.first_error;
   const auto ms = [](uint64_t us) { return fmt::format("{:.3f}", static_cast<double>(us) / 1000); };
   const auto& pl = produced.latency;
+  const auto& pr = produced.request;
   std::vector<summary_field> extra = {
       {"topic", json_string(o.common.topic)},
       {"partitions", std::to_string(setup->partitions.size())},
@@ -131,6 +134,9 @@ int run_e2e(const perf_options& o) {
       {"produce_latency_ms",
        "{\"p50\":" + ms(pl.percentile(50)) + ",\"p99\":" + ms(pl.percentile(99)) +
            ",\"p99_9\":" + ms(pl.percentile(99.9)) + ",\"max\":" + ms(pl.max()) + "}"},
+      {"produce_request_latency_ms",
+       "{\"p50\":" + ms(pr.percentile(50)) + ",\"p99\":" + ms(pr.percentile(99)) +
+           ",\"p99_9\":" + ms(pr.percentile(99.9)) + ",\"max\":" + ms(pr.max()) + "}"},
   };
   print_summary("e2e", received, o.common.json, extra);
   if (!o.common.json) {
@@ -138,6 +144,10 @@ int run_e2e(const perf_options& o) {
                 static_cast<unsigned long long>(produced.records), ms(pl.percentile(50)).c_str(),
                 ms(pl.percentile(99)).c_str(), ms(pl.percentile(99.9)).c_str(),
                 ms(pl.max()).c_str());
+    std::printf("produce requests: %llu; round trip ms: p50 %s  p99 %s  p99.9 %s  max %s\n",
+                static_cast<unsigned long long>(produced.requests), ms(pr.percentile(50)).c_str(),
+                ms(pr.percentile(99)).c_str(), ms(pr.percentile(99.9)).c_str(),
+                ms(pr.max()).c_str());
   }
   return received.errors == 0 ? 0 : 1;
 }

@@ -80,6 +80,8 @@ void handle_response(producer_state* st, const in_flight_request& req,
   }
   std::lock_guard lock(st->stats->mu);
   ++st->stats->requests;
+  st->stats->request.record(now_ns > req.sent_ns ? static_cast<uint64_t>(now_ns - req.sent_ns) / 1000
+                                                 : 0);
 }
 
 task<void> produce_reader(producer_state* st) {
@@ -259,6 +261,7 @@ task<void> produce_sender(producer_state* st) {
       drain_from = next_from;
       sent.correlation_id =
           st->conn.encode(writer, req, st->versions.produce, st->opt->common.client_id);
+      sent.sent_ns = monotonic_ns();
       if (po.acks != 0) {
         st->in_flight.push_back(std::move(sent));
         st->ev.notify_all();

@@ -55,6 +55,7 @@ struct sent_batch {
 
 struct in_flight_request {
   int32_t correlation_id = 0;
+  int64_t sent_ns = 0;  // when its send began
   std::vector<sent_batch> batches;
 };
 

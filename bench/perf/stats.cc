@@ -86,6 +86,7 @@ run_totals report_progress(std::vector<std::unique_ptr<shard_stats>>& stats,
     t.errors += s->errors;
     if (t.first_error.empty()) t.first_error = s->first_error;
     t.latency.merge(s->total);
+    t.request.merge(s->request);
   }
   return t;
 }
@@ -120,6 +121,19 @@ std::string percentiles_json(const latency_histogram& h) {
   return out;
 }
 
+namespace {
+
+// Empty when no request was timed (consume), else the field and a comma.
+std::string request_json(const latency_histogram& r) {
+  if (r.count() == 0) return {};
+  return fmt::format(
+      "\"request_latency_ms\":{{\"count\":{},\"p50\":{:.3f},\"p99\":{:.3f},\"p99_9\":{:.3f},"
+      "\"max\":{:.3f}}},",
+      r.count(), ms(r.percentile(50)), ms(r.percentile(99)), ms(r.percentile(99.9)), ms(r.max()));
+}
+
+}  // namespace
+
 void print_summary(const char* mode, const run_totals& t, bool json,
                    const std::vector<summary_field>& extra) {
   const double secs = t.seconds > 0 ? t.seconds : 1e-9;
@@ -133,10 +147,10 @@ void print_summary(const char* mode, const run_totals& t, bool json,
         ",\"records\":{},\"bytes\":{},\"wire_bytes\":{},\"requests\":{},\"seconds\":{:.3f},"
         "\"records_per_s\":{:.1f},\"mib_per_s\":{:.2f},\"latency_ms\":{{\"count\":{},"
         "\"p50\":{:.3f},\"p90\":{:.3f},\"p99\":{:.3f},\"p99_9\":{:.3f},\"max\":{:.3f},"
-        "\"mean\":{:.3f}}},\"latency_percentiles_ms\":{},\"errors\":{},\"first_error\":{}}}",
+        "\"mean\":{:.3f}}},\"latency_percentiles_ms\":{},{}\"errors\":{},\"first_error\":{}}}",
         t.records, t.bytes, t.wire_bytes, t.requests, t.seconds, rps, mibps, h.count(),
         ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(99)), ms(h.percentile(99.9)),
-        ms(h.max()), h.mean() / 1000.0, percentiles_json(h), t.errors,
+        ms(h.max()), h.mean() / 1000.0, percentiles_json(h), request_json(t.request), t.errors,
         t.first_error.empty() ? "null" : json_string(t.first_error));
     std::printf("%s\n", out.c_str());
   } else {
@@ -151,6 +165,11 @@ void print_summary(const char* mode, const run_totals& t, bool json,
                 std::string_view(mode) == "produce"   ? "enqueue to ack, per record"
                 : std::string_view(mode) == "consume" ? "per fetch round trip"
                                                       : "enqueue to receipt, after warm-up");
+    if (t.request.count() != 0) {
+      const auto& r = t.request;
+      std::printf("request latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (send to response)\n",
+                  ms(r.percentile(50)), ms(r.percentile(99)), ms(r.percentile(99.9)), ms(r.max()));
+    }
     if (t.errors != 0) {
       std::printf("errors: %llu (first: %s)\n", static_cast<unsigned long long>(t.errors),
                   t.first_error.c_str());

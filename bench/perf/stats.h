@@ -26,6 +26,10 @@ struct shard_stats {
   std::string first_error;     // the first error seen, for the summary
   latency_histogram total;     // the whole run
   latency_histogram interval;  // since the last progress line
+  // Producers: each request's round trip, from its send to its response, so
+  // a run can tell time spent in the broker from time spent waiting in the
+  // client's batches and in-flight queue.
+  latency_histogram request;
 
   // Under mu. Keeps the first message; counts every error.
   void add_error(std::string message);
@@ -40,6 +44,7 @@ struct run_totals {
   std::string first_error;
   double seconds = 0;
   latency_histogram latency;
+  latency_histogram request;  // producers only: send to response
 };
 
 // Prints a progress line every second until `done` is set; returns the
