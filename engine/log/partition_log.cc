@@ -59,6 +59,12 @@ struct write_waiter {
 
 namespace {
 
+// The longest run of queued appends one writev carries (see writer()). One
+// batch larger than this still goes whole. Measured on one partition: 1 MiB
+// x 8 appends in flight 206-246 -> 304-326 MiB/s; through the broker with 64
+// KiB batches, 253-289 -> 279-324 MiB/s.
+constexpr uint64_t k_max_write_bytes = 1 << 20;
+
 // Writes the iovecs whole at `position`, continuing after short writes.
 task<status> writev_all(const segment_file& file, std::vector<iovec> iov, uint64_t position) {
   size_t first = 0;
@@ -171,6 +177,11 @@ task<result<append_info>> partition_log::append(record::record_batch_view valida
 // segment are contiguous in the file, so each run becomes one writev. Small
 // batches then cost one io-wq work item per turn instead of one each (with
 // 64 KiB or smaller batches the per-write handoff, not the copy, dominated).
+// A run stops at k_max_write_bytes: when every append in flight waited for
+// the same round, one writev of all of them was copied while the disk sat
+// idle, then synced while nothing was copied, in lockstep (traced: 8 x 1 MiB
+// appends, 14 ms writev, 17 ms fdatasync, alternating). Smaller runs complete
+// one by one, so the next round starts on the first while the rest copy.
 task<void> partition_log::writer() {
   co_await yield();  // let every append of this turn queue first
   while (!_write_queue.empty()) {
@@ -180,7 +191,8 @@ task<void> partition_log::writer() {
     while (i < queue.size()) {
       size_t j = i + 1;
       uint64_t end = queue[i].position + queue[i].bytes.size();
-      while (j < queue.size() && queue[j].file == queue[i].file && queue[j].position == end) {
+      while (j < queue.size() && queue[j].file == queue[i].file && queue[j].position == end &&
+             end - queue[i].position < k_max_write_bytes) {
         end += queue[j].bytes.size();
         ++j;
       }
