@@ -4,14 +4,14 @@
 
 #include <cerrno>
 #include <map>
-#include <utility>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/log/partition_log.h"
 #include "engine/runtime/blocking.h"
+#include "engine/runtime/event.h"
 #include "engine/runtime/invoke.h"
-#include "engine/runtime/shard.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/spawn.h"
 #include "engine/runtime/when_all.h"
@@ -60,13 +60,8 @@ void flusher::mark_dirty(partition_log* log) {
   }
 }
 
-// Resumes once every log the round waits for has completed a write.
-struct flusher::writes_awaiter {
-  flusher* f;
-  bool await_ready() const noexcept { return f->_awaited == 0; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { f->_round_waiter = h; }
-  void await_resume() const noexcept {}
-};
+flusher::flusher() : _writes_done(std::make_unique<event>()) {}
+flusher::~flusher() = default;
 
 void flusher::write_begun(partition_log* log) {
   if (log->_writes_in_flight++ == 0) {
@@ -87,9 +82,7 @@ void flusher::write_ended(partition_log* log) noexcept {
   // either way the round need not wait for it any longer.
   if (log->_awaited_by_round) {
     log->_awaited_by_round = false;
-    if (--_awaited == 0 && _round_waiter) {
-      shard::current()->schedule(std::exchange(_round_waiter, {}));
-    }
+    if (--_awaited == 0) _writes_done->notify_all();
   }
 }
 
@@ -107,8 +100,15 @@ task<void> flusher::run() {
         ++_awaited;
       }
     }
-    writes_awaiter written{this};  // named: GCC 12 and aggregate temporaries
-    co_await written;
+    const int64_t deadline = monotonic_ns() + _write_wait_ns;
+    while (_awaited > 0) {
+      auto waited = _writes_done->wait_until(deadline);
+      if (co_await waited == wake_reason::timed_out) break;
+    }
+    if (_awaited > 0) {
+      for (partition_log* log : _writing) log->_awaited_by_round = false;
+      _awaited = 0;
+    }
     std::vector<partition_log*> logs;
     logs.swap(_dirty);
     std::vector<partition_log::sync_plan> plans;
