@@ -136,6 +136,36 @@ TEST(OffsetIndex, LookupAgreesWithPlainBinarySearchOnRandomTargets) {
   EXPECT_TRUE(idx.is_full());
 }
 
+// The cold path guesses a slot from the page keys, assuming offsets grow
+// about evenly; offsets that grow in bursts (runs of single steps, then a
+// jump of 100,000) make the guess land far from the answer, which must not
+// change the answer.
+TEST(OffsetIndex, LookupIsExactWhenOffsetsGrowUnevenly) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("RINGLOG_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  scratch_dir dir;
+  const int64_t base = 1000;
+  offset_index idx = open_rw(dir.file("u.index"), base);
+  std::vector<index_entry> model;
+  int64_t offset = base;
+  uint32_t position = 0;
+  while (model.size() < 6000) {
+    ASSERT_TRUE(idx.append(offset, position));
+    model.push_back({offset, position});
+    offset += rng() % 64 == 0 ? 100'000 : 1 + static_cast<int64_t>(rng() % 2);
+    position += 4096;
+  }
+  const int64_t span = offset - base + 20;
+  for (int k = 0; k < 50'000; ++k) {
+    // Every entry's own offset, its neighbours, and random targets.
+    const int64_t target = k % 3 == 0 ? model[rng() % model.size()].offset
+                           : k % 3 == 1 ? model[rng() % model.size()].offset - 1
+                                        : base - 10 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
+    ASSERT_EQ(idx.lookup(target), model_lookup(model, base, target)) << "target " << target;
+  }
+}
+
 TEST(OffsetIndex, AppendReturnsFalseWhenFull) {
   scratch_dir dir;
   offset_index idx = open_rw(dir.file("f.index"), 0, 80);
