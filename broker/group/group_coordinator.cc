@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/saturating.h"
 #include "broker/group/group_records.h"
 #include "engine/log/log_manager.h"
 #include "engine/log/partition_log.h"
@@ -288,14 +289,14 @@ task<status> group_coordinator::load() {
 
 task<void> group_coordinator::run(int64_t interval_ms) {
   int64_t next_retention_check_ms =
-      monotonic_ns() / 1'000'000 + _limits.offsets_retention_check_interval_ms;
+      add_saturating(monotonic_ns() / 1'000'000, _limits.offsets_retention_check_interval_ms);
   for (;;) {
-    auto slept = co_await sleep_for(std::chrono::milliseconds(interval_ms)).with_cancel(_stop);
+    auto slept = co_await sleep_for_ms(interval_ms).with_cancel(_stop);
     if (!slept) break;
     const int64_t now_ms = monotonic_ns() / 1'000'000;
     tick(now_ms);
     if (now_ms >= next_retention_check_ms) {
-      next_retention_check_ms = now_ms + _limits.offsets_retention_check_interval_ms;
+      next_retention_check_ms = add_saturating(now_ms, _limits.offsets_retention_check_interval_ms);
       expire_offsets(wall_ms(), _limits.offsets_retention_ms);
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/saturating.h"
 #include "broker/broker.h"
 #include "broker/group/group_call.h"
 #include "broker/group/group_records.h"
@@ -71,7 +72,7 @@ task<void> commit_local(broker& b, const protocol::offset_commit_request& reques
       c.commit_timestamp_ms =
           version == 1 && part.commit_timestamp >= 0 ? part.commit_timestamp : now;
       if (version >= 2 && version <= 4 && request.retention_time_ms >= 0) {
-        c.expire_timestamp_ms = c.commit_timestamp_ms + request.retention_time_ms;
+        c.expire_timestamp_ms = add_saturating(c.commit_timestamp_ms, request.retention_time_ms);
       }
       group_record& r = records.emplace_back();
       offset_key key;

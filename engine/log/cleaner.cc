@@ -12,6 +12,7 @@
 
 #include "base/bytes.h"
 #include "base/log.h"
+#include "base/saturating.h"
 #include "base/varint.h"
 #include "engine/log/errc.h"
 #include "engine/record/batch_header.h"
@@ -268,7 +269,7 @@ task<result<size_t>> write_buffered(segment& seg, std::vector<std::byte>& buf,
 }
 
 task<void> remove_files_later(std::vector<std::string> paths, int64_t delay_ms) {
-  if (delay_ms > 0) (void)co_await sleep_for(std::chrono::milliseconds(delay_ms));
+  if (delay_ms > 0) (void)co_await sleep_for_ms(delay_ms);
   for (const auto& p : paths) {
     if (auto st = co_await io::unlinkat(AT_FDCWD, p.c_str());
         !st && st.error().sys_errno() != ENOENT) {
@@ -912,7 +913,7 @@ task<result<bool>> log_cleaner::clean_group(partition_log& log, const log_config
         if (batch->has_delete_horizon()) {
           horizon = batch->base_timestamp();
         } else if (tombstone_kept) {
-          horizon = now_ms + config.delete_retention_ms;
+          horizon = add_saturating(now_ms, config.delete_retention_ms);
         }
         if (tombstone_kept) next_horizon = std::min(next_horizon, *horizon);
 

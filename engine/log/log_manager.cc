@@ -361,7 +361,7 @@ size_t log_manager::apply_retention(int64_t now_ms) {
 task<void> log_manager::retention_loop() {
   shard_state& st = local();
   for (;;) {
-    auto slept = co_await sleep_for(std::chrono::milliseconds(_config.retention_check_interval_ms))
+    auto slept = co_await sleep_for_ms(_config.retention_check_interval_ms)
                      .with_cancel(st.stop);
     if (!slept) break;
     if (size_t n = apply_retention(wall_ms()); n > 0) {
@@ -380,7 +380,7 @@ task<void> log_manager::cleaner_loop() {
       continue;  // another log may be waiting; a clean always suspends
     }
     // Nothing to clean (or a failed log, logged by the cleaner): back off.
-    auto slept = co_await sleep_for(std::chrono::milliseconds(_config.cleaner.backoff_ms))
+    auto slept = co_await sleep_for_ms(_config.cleaner.backoff_ms)
                      .with_cancel(st.stop);
     if (!slept) break;
   }
@@ -443,7 +443,7 @@ task<status> log_manager::write_cleaner_checkpoints_now() {
 task<void> log_manager::checkpoint_loop() {
   shard_state& st = local();
   for (;;) {
-    auto slept = co_await sleep_for(std::chrono::milliseconds(_config.checkpoint_interval_ms))
+    auto slept = co_await sleep_for_ms(_config.checkpoint_interval_ms)
                      .with_cancel(st.stop);
     if (!slept) break;
     if (auto w = co_await write_checkpoints(); !w) {

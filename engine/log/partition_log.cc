@@ -251,7 +251,7 @@ void partition_log::write_completed(uint64_t seq) {
 
 // flush.ms: the oldest unflushed write is synced at most this long after it.
 task<void> partition_log::flush_after(int64_t delay_ms) {
-  auto slept = co_await sleep_for(std::chrono::milliseconds(delay_ms)).with_cancel(_flush_timer_cancel);
+  auto slept = co_await sleep_for_ms(delay_ms).with_cancel(_flush_timer_cancel);
   _flush_timer_armed = false;
   if (slept && has_unsynced()) _flusher.mark_dirty(this);
 }
@@ -458,7 +458,7 @@ task<status> read_exact(const segment_file& file, std::span<std::byte> out, uint
 }
 
 task<void> remove_later(std::vector<std::string> paths, int64_t delay_ms) {
-  if (delay_ms > 0) (void)co_await sleep_for(std::chrono::milliseconds(delay_ms));
+  if (delay_ms > 0) (void)co_await sleep_for_ms(delay_ms);
   for (const auto& p : paths) {
     if (auto st = co_await io::unlinkat(AT_FDCWD, p.c_str()); !st && st.error().sys_errno() != ENOENT) {
       RINGLOG_WARN("cannot remove {}: {}", p, st.error().message());

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <coroutine>
 
 #include "base/clock.h"
@@ -70,8 +71,22 @@ inline timer_awaiter sleep_until(int64_t deadline_monotonic_ns) noexcept {
   return timer_awaiter(deadline_monotonic_ns);
 }
 
+// Deadlines saturate: a duration past the end of the clock sleeps until
+// cancelled. Kafka spells "never" as Long.MAX_VALUE milliseconds (flush.ms,
+// for one); converted to nanoseconds or added to the clock it would wrap
+// and fire at once, in a loop.
 inline timer_awaiter sleep_for(std::chrono::nanoseconds d) noexcept {
-  return timer_awaiter(monotonic_ns() + d.count());
+  const int64_t now = monotonic_ns();
+  const int64_t n = d.count();
+  return timer_awaiter(n <= 0 ? now : n > INT64_MAX - now ? INT64_MAX : now + n);
+}
+
+// sleep_for for a count of milliseconds from configuration, which may be as
+// large as Long.MAX_VALUE (milliseconds(ms) would overflow in the conversion).
+inline timer_awaiter sleep_for_ms(int64_t ms) noexcept {
+  constexpr int64_t k_max_ms = INT64_MAX / 1'000'000;
+  return ms >= k_max_ms ? timer_awaiter(INT64_MAX)
+                        : sleep_for(std::chrono::nanoseconds(ms * 1'000'000));
 }
 
 }  // namespace ringlog

@@ -1,4 +1,5 @@
 #include "base/bytes.h"
+#include "base/saturating.h"
 
 #include <gtest/gtest.h>
 
@@ -167,6 +168,16 @@ TEST(ByteWriter, WritesBigEndianAndPatches) {
   EXPECT_EQ(r.read_i64(), -2);
   EXPECT_EQ(r.read_u16(), 0xBEEF);
   EXPECT_TRUE(r.ok());
+}
+
+TEST(AddSaturating, StopsAtTheEndsInsteadOfWrapping) {
+  constexpr int64_t max = std::numeric_limits<int64_t>::max();
+  constexpr int64_t min = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(add_saturating(1'000, 2'000), 3'000);
+  EXPECT_EQ(add_saturating(1'700'000'000'000, max), max);  // now + Long.MAX: never
+  EXPECT_EQ(add_saturating(max, 1), max);
+  EXPECT_EQ(add_saturating(-5, min), min);
+  EXPECT_EQ(add_saturating(max, min), -1);
 }
 
 }  // namespace

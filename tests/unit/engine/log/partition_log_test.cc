@@ -640,5 +640,22 @@ TEST_F(PartitionLogTest, FlushMsSyncsWithinTheInterval) {
   EXPECT_EQ(out, (std::vector<int64_t>{1, 0, 6, 1}));
 }
 
+// Kafka's flush.ms default is Long.MAX_VALUE: never flush by time. The timer
+// must not wrap around and flush at once (which made every relaxed log sync
+// as fast as the disk allowed).
+task<std::vector<int64_t>> relaxed_forever(partition_log& log, flusher* f) {
+  const uint64_t rounds = f->rounds();
+  (void)co_await append_n(log, 3, 3);
+  (void)co_await sleep_for(std::chrono::milliseconds(50));
+  co_return std::vector<int64_t>{log.durable_end(), static_cast<int64_t>(f->rounds() - rounds)};
+}
+
+TEST_F(PartitionLogTest, FlushMsOfLongMaxNeverFlushesByTime) {
+  log_config relaxed;
+  relaxed.flush_interval_ms = std::numeric_limits<int64_t>::max();
+  auto out = with_log(relaxed, {}, [this](partition_log& log) { return relaxed_forever(log, &fl); });
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 0})) << "{durable end, flush rounds}";
+}
+
 }  // namespace
 }  // namespace ringlog::storage

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <limits>
 #include <vector>
 
 #include "base/bytes.h"
@@ -263,6 +264,35 @@ TEST_P(RuntimeTest, TimersFireInDeadlineOrder) {
   ASSERT_EQ(order.size(), 7u);
   EXPECT_EQ(std::vector<int>(order.begin(), order.end() - 1), (std::vector<int>{5, 4, 2, 3, 6, 1}));
   EXPECT_GE(order.back(), 50);  // the longest sleep was honoured
+}
+
+// Kafka's "never" is Long.MAX_VALUE milliseconds. Such sleeps must last until
+// cancelled; wrapped around to the past they fired at once.
+task<std::vector<std::string>> never_sleeps() {
+  std::vector<std::string> out;
+  cancel_source src;
+  auto [by_ms, by_ns, canceller] = co_await when_all(
+      [](cancel_source& s) -> task<status> {
+        co_return co_await sleep_for_ms(std::numeric_limits<int64_t>::max()).with_cancel(s);
+      }(src),
+      [](cancel_source& s) -> task<status> {
+        co_return co_await sleep_for(std::chrono::nanoseconds::max()).with_cancel(s);
+      }(src),
+      [](cancel_source& s) -> task<bool> {
+        (void)co_await sleep_for(20ms);
+        s.cancel();
+        co_return true;
+      }(src));
+  (void)canceller;
+  out.push_back(by_ms ? "fired" : by_ms.error().message());
+  out.push_back(by_ns ? "fired" : by_ns.error().message());
+  co_return out;
+}
+
+TEST_P(RuntimeTest, SleepsPastTheEndOfTheClockLastUntilCancelled) {
+  auto out = rt->block_on(0, never_sleeps());
+  EXPECT_EQ(out, (std::vector<std::string>{"sleep: Operation canceled (errno 125)",
+                                           "sleep: Operation canceled (errno 125)"}));
 }
 
 task<unsigned> where_am_i() {
