@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <limits>
 #include <chrono>
 #include <utility>
 
@@ -64,6 +65,18 @@ namespace {
 // x 8 appends in flight 206-246 -> 304-326 MiB/s; through the broker with 64
 // KiB batches, 253-289 -> 279-324 MiB/s.
 constexpr uint64_t k_max_write_bytes = 1 << 20;
+
+// Writeback of a relaxed log starts every this many bytes written
+// (note_relaxed_write).
+constexpr uint64_t k_writeback_bytes = 1 << 20;
+
+// Starts writeback of [from, from + len) of `file` (kept open by the
+// shared_ptr meanwhile). A failure is only logged: the log's next sync
+// reports the file's writeback errors itself.
+task<void> start_writeback(std::shared_ptr<segment_file> file, uint64_t from, uint32_t len) {
+  status st = co_await io::sync_file_range(file->fd, from, len, SYNC_FILE_RANGE_WRITE);
+  if (!st) RINGLOG_DEBUG("{}: starting writeback: {}", file->path, st.error().message());
+}
 
 // Writes the iovecs whole at `position`, continuing after short writes.
 task<status> writev_all(const segment_file& file, std::vector<iovec> iov, uint64_t position) {
@@ -212,6 +225,7 @@ task<void> partition_log::writer() {
         if (tracked) _flusher.write_ended(this);
       }
       if (!st) go_offline(st.error());
+      if (st && relaxed()) note_relaxed_write(queue[i].file, queue[i].position, end);
       for (size_t k = i; k < j; ++k) {
         if (st) write_completed(queue[k].waiter->seq);
         queue[k].waiter->result = st;
@@ -221,6 +235,33 @@ task<void> partition_log::writer() {
     }
   }
   _writer_running = false;
+}
+
+// A relaxed log (flush.ms, flush.messages) syncs seconds of writes at once;
+// left to itself, the kernel holds them dirty and that sync writes them all
+// back in one burst, during which appends to every log on the disk stall
+// (flush.ms=1000 at 178k records/s of 1 KiB on 8 partitions: e2e p99
+// 280-310 ms). Starting writeback of each k_writeback_bytes as it is written
+// keeps the burst small (same load: p99 43-45 ms). Nothing
+// waits for it and nothing depends on it for durability: the sync still
+// comes at flush.ms, and reports any error.
+void partition_log::note_relaxed_write(const std::shared_ptr<segment_file>& file, uint64_t from,
+                                       uint64_t to) {
+  // With no sync ever coming (Kafka's default: both limits Long.MAX_VALUE)
+  // the kernel's own writeback is left alone, as Kafka leaves it; starting
+  // writeback early there doubled e2e p99 in 10 s runs (11 -> 20-23 ms).
+  if (_config.flush_interval_ms == std::numeric_limits<int64_t>::max() &&
+      _config.flush_interval_messages == std::numeric_limits<int64_t>::max()) {
+    return;
+  }
+  if (_writeback_file != file) {
+    _writeback_file = file;
+    _writeback_from = from;
+  }
+  if (to - _writeback_from < k_writeback_bytes) return;
+  spawn(start_writeback(file, _writeback_from, static_cast<uint32_t>(to - _writeback_from)),
+        "log writeback");
+  _writeback_from = to;
 }
 
 void partition_log::write_completed(uint64_t seq) {

@@ -279,6 +279,7 @@ class partition_log {
   void write_completed(uint64_t seq);
   task<void> writer();
   task<void> flush_after(int64_t delay_ms);
+  void note_relaxed_write(const std::shared_ptr<segment_file>& file, uint64_t from, uint64_t to);
   void go_offline(error e);
   // Takes the first segment out of the log, renaming its files *.deleted and
   // scheduling their removal.
@@ -313,6 +314,10 @@ class partition_log {
   int64_t _unflushed_messages = 0;
   bool _flush_timer_armed = false;
   cancel_source _flush_timer_cancel;
+  // Relaxed durability: where the log's writes not yet handed to writeback
+  // start (see start_writeback in partition_log.cc).
+  std::shared_ptr<segment_file> _writeback_file;
+  uint64_t _writeback_from = 0;
   bool _in_flusher = false;  // queued for the next flush round
   bool _syncing = false;     // taken by a round that has not ended yet
   // Writes handed to the kernel and not yet completed (fsync-per-batch logs

@@ -92,6 +92,12 @@ status_op fdatasync(int fd) noexcept {
   return o;
 }
 
+status_op sync_file_range(int fd, uint64_t offset, uint32_t len, unsigned flags) noexcept {
+  auto o = make<status_op>("sync_file_range");
+  io_uring_prep_sync_file_range(&o.sqe, fd, len, offset, static_cast<int>(flags));
+  return o;
+}
+
 status_op fdatasync_range(int fd, uint64_t offset, uint32_t len) noexcept {
   auto o = make<status_op>("fdatasync");
   io_uring_prep_fsync(&o.sqe, fd, IORING_FSYNC_DATASYNC);

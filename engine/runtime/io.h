@@ -111,6 +111,10 @@ status_op fsync(int fd) noexcept;
 status_op fdatasync(int fd) noexcept;
 // Syncs only [offset, offset + len) (IORING_FSYNC_DATASYNC semantics on a range).
 status_op fdatasync_range(int fd, uint64_t offset, uint32_t len) noexcept;
+// sync_file_range(2) on [offset, offset + len): with SYNC_FILE_RANGE_WRITE
+// alone, starts writeback of those dirty pages without waiting for it and
+// without making anything durable (no metadata, no cache flush).
+status_op sync_file_range(int fd, uint64_t offset, uint32_t len, unsigned flags) noexcept;
 status_op fallocate(int fd, int mode, uint64_t offset, uint64_t len) noexcept;
 fd_op openat(int dirfd, const char* path, int flags, mode_t mode) noexcept;
 status_op close(int fd) noexcept;

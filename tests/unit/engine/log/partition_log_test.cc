@@ -640,6 +640,42 @@ TEST_F(PartitionLogTest, FlushMsSyncsWithinTheInterval) {
   EXPECT_EQ(out, (std::vector<int64_t>{1, 0, 6, 1}));
 }
 
+// A relaxed log starts writeback of every MiB it writes (partition_log.cc,
+// note_relaxed_write); megabytes of appends must still read back whole and
+// become durable at flush.ms.
+task<std::vector<int64_t>> relaxed_megabytes(partition_log& log) {
+  constexpr int k_batches = 64;  // of 50 records x 1 KiB: ~3.2 MiB
+  for (int i = 0; i < k_batches; ++i) {
+    auto b = make_batch(50, 1024);
+    auto r = co_await log.append(b);
+    if (!r) co_return std::vector<int64_t>{-1};
+  }
+  for (int i = 0; i < 2000 && log.durable_end() < k_batches * 50; ++i) {
+    (void)co_await sleep_for(std::chrono::milliseconds(1));
+  }
+  int64_t records = 0;
+  int64_t offset = 0;
+  while (offset < log.durable_end()) {
+    auto slice = co_await log.read(offset, 1 << 20, read_bound::durable);
+    if (!slice || slice->bytes == 0) co_return std::vector<int64_t>{-2};
+    std::vector<std::byte> buf = slice_bytes(*slice);
+    std::span<const std::byte> rest(buf);
+    while (auto v = record::record_batch_view::parse(rest)) {
+      records += v->records_count();
+      offset = v->base_offset() + v->last_offset_delta() + 1;
+      rest = rest.subspan(v->size_bytes());
+    }
+  }
+  co_return std::vector<int64_t>{log.durable_end(), records};
+}
+
+TEST_F(PartitionLogTest, RelaxedLogWritingMegabytesReadsBackAndSyncsAtFlushMs) {
+  log_config relaxed;
+  relaxed.flush_interval_ms = 50;
+  auto out = with_log(relaxed, {}, relaxed_megabytes);
+  EXPECT_EQ(out, (std::vector<int64_t>{3200, 3200})) << "{durable end, records read back}";
+}
+
 // Kafka's flush.ms default is Long.MAX_VALUE: never flush by time. The timer
 // must not wrap around and flush at once (which made every relaxed log sync
 // as fast as the disk allowed).
