@@ -15,11 +15,20 @@ COMPACT = {"cleanup.policy": "compact", "segment.bytes": "4096", "min.cleanable.
            "delete.retention.ms": "100", "segment.ms": "200"}
 
 
-def read_all(broker, topic):
+def read_all(broker, topic, timeout_s=30):
+    """Every record of partition 0 up to its end offset (compaction leaves
+    gaps, so the consumer's position, not a count, says when it is done)."""
+    tp = TopicPartition(topic, 0)
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
-    consumer.assign([TopicPartition(topic, 0)])
-    records = [(r.offset, r.key, r.value) for r in consumer]
+                             auto_offset_reset="earliest")
+    consumer.assign([tp])
+    end = consumer.end_offsets([tp])[tp]
+    consumer.seek_to_beginning(tp)
+    records = []
+    deadline = time.monotonic() + timeout_s
+    while consumer.position(tp) < end and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            records.extend((r.offset, r.key, r.value) for r in batch)
     consumer.close()
     return records
 

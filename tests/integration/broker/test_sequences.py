@@ -40,10 +40,20 @@ def produce(port, topic, records, correlation_id=1):
 
 
 def stored(broker, topic):
+    """Every value in partition 0, read up to its end offset. Reading until the
+    end rather than until 3 s of silence: a loaded CI host can be slower than
+    that to answer the first fetch, which cut the list short."""
+    tp = TopicPartition(topic, 0)
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
-    consumer.assign([TopicPartition(topic, 0)])
-    values = [r.value for r in consumer]
+                             auto_offset_reset="earliest", consumer_timeout_ms=30000)
+    consumer.assign([tp])
+    end = consumer.end_offsets([tp])[tp]
+    values = []
+    if end > 0:
+        for r in consumer:
+            values.append(r.value)
+            if r.offset + 1 >= end:
+                break
     consumer.close()
     return values
 
