@@ -121,3 +121,40 @@ def test_sigkill_loses_no_acknowledged_record(fresh_broker):
                       f"(partition, offset, value), first {lost[:5]}")
     assert not moved, (f"{len(moved)} acknowledged records not at their reported offset "
                        f"(partition, offset, reported value, value found), first {moved[:5]}")
+
+
+def test_relaxed_flush_keeps_acknowledged_records_across_a_sigkill(fresh_broker):
+    """flush.ms as in Kafka: topics with flush.ms=200 and flush.ms=
+    Long.MAX_VALUE (never fsync) acknowledge from the page cache. Megabytes
+    produced to each (the first also starts writeback as it goes), then
+    SIGKILL at once: the page cache outlives the process, so after the
+    restart recovery must keep every acknowledged record it finds past the
+    recovery point, byte for byte, in both topics. (Power loss would lose up
+    to flush.ms of them; that is what relaxing durability means.)"""
+    b = fresh_broker.start()
+    relaxed = unique_topic("relaxed")
+    never = unique_topic("never")
+    a = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+    a.create_topics([
+        NewTopic(relaxed, num_partitions=1, replication_factor=1,
+                 topic_configs={"flush.ms": "200"}),
+        NewTopic(never, num_partitions=1, replication_factor=1,
+                 topic_configs={"flush.ms": "9223372036854775807"}),
+    ])
+    a.close()
+    value = bytes(range(256)) * 16  # 4 KiB
+    n = 1500                        # ~6 MiB per topic
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 5})
+    for i in range(n):
+        p.produce(relaxed, value=i.to_bytes(4, "big") + value)
+        p.produce(never, value=i.to_bytes(4, "big") + value)
+        if i % 100 == 0:
+            p.poll(0)
+    assert p.flush(30) == 0
+
+    b.kill()
+    b.start()
+    for topic in (relaxed, never):
+        got = read_partition(b, topic, 0, n)
+        assert len(got) == n, f"{topic}: {n - len(got)} acknowledged records lost"
+        assert all(v == o.to_bytes(4, "big") + value for o, v in got.items()), topic
