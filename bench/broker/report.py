@@ -203,6 +203,13 @@ def main():
             note = f"; only {achieved:,.0f} records/s received"
         row("e2e p50 / p99.9 / max",
             f"{lat['p50']:.2f} / {lat['p99_9']:.2f} / {lat['max']:.2f} ms{note}")
+        # Where the time goes: the broker's part (a produce request's round
+        # trip) and the producer's (a record's enqueue to its ack).
+        req = d.get("produce_request_latency_ms")
+        prod = d.get("produce_latency_ms")
+        if req and prod:
+            row("e2e breakdown: produce request round trip p50 / p99; record enqueue to ack p50 / p99",
+                f"{req['p50']:.2f} / {req['p99']:.2f}; {prod['p50']:.2f} / {prod['p99']:.2f} ms")
     loaded_p99, loaded_why = fio_sync_p99_ms("fio-e2e")
     summary["limits"]["fio_fdatasync_p99_ms_at_e2e_rate"] = loaded_p99
     row("context: fio 64 KiB write + fdatasync at the e2e byte rate, p99 of fdatasync",
