@@ -131,12 +131,8 @@ int run_e2e(const perf_options& o) {
       {"shards", std::to_string(rt.size())},
       {"warmup_s", fmt::format("{:.3f}", warmup_s)},
       {"produced", std::to_string(produced.records)},
-      {"produce_latency_ms",
-       "{\"p50\":" + ms(pl.percentile(50)) + ",\"p99\":" + ms(pl.percentile(99)) +
-           ",\"p99_9\":" + ms(pl.percentile(99.9)) + ",\"max\":" + ms(pl.max()) + "}"},
-      {"produce_request_latency_ms",
-       "{\"p50\":" + ms(pr.percentile(50)) + ",\"p99\":" + ms(pr.percentile(99)) +
-           ",\"p99_9\":" + ms(pr.percentile(99.9)) + ",\"max\":" + ms(pr.max()) + "}"},
+      {"produce_latency_ms", latency_summary_json(pl)},
+      {"produce_request_latency_ms", latency_summary_json(pr)},
   };
   print_summary("e2e", received, o.common.json, extra);
   if (!o.common.json) {

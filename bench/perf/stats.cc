@@ -121,15 +121,18 @@ std::string percentiles_json(const latency_histogram& h) {
   return out;
 }
 
+std::string latency_summary_json(const latency_histogram& h) {
+  return fmt::format(R"({{"count":{},"p50":{:.3f},"p99":{:.3f},"p99_9":{:.3f},"max":{:.3f}}})",
+                     h.count(), ms(h.percentile(50)), ms(h.percentile(99)),
+                     ms(h.percentile(99.9)), ms(h.max()));
+}
+
 namespace {
 
 // Empty when no request was timed (consume), else the field and a comma.
 std::string request_json(const latency_histogram& r) {
   if (r.count() == 0) return {};
-  return fmt::format(
-      "\"request_latency_ms\":{{\"count\":{},\"p50\":{:.3f},\"p99\":{:.3f},\"p99_9\":{:.3f},"
-      "\"max\":{:.3f}}},",
-      r.count(), ms(r.percentile(50)), ms(r.percentile(99)), ms(r.percentile(99.9)), ms(r.max()));
+  return "\"request_latency_ms\":" + latency_summary_json(r) + ",";
 }
 
 }  // namespace

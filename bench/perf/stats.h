@@ -64,6 +64,10 @@ void print_summary(const char* mode, const run_totals& t, bool json,
 
 std::string json_string(std::string_view s);
 
+// {"count":N,"p50":ms,"p99":ms,"p99_9":ms,"max":ms}: the short latency
+// summary of the request-latency fields.
+std::string latency_summary_json(const latency_histogram& h);
+
 // The latency distribution for a percentile plot ("nines" on the x axis): a
 // JSON array of [percentile, ms] pairs at 0, 10, ..., 90, then 95, 99, 99.5,
 // 99.9, ... down to 99.999, and 100 (the maximum). The summary's
