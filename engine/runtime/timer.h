@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "base/saturating.h"
 #include "engine/runtime/cancel.h"
 #include "engine/runtime/shard.h"
 
@@ -77,8 +78,7 @@ inline timer_awaiter sleep_until(int64_t deadline_monotonic_ns) noexcept {
 // and fire at once, in a loop.
 inline timer_awaiter sleep_for(std::chrono::nanoseconds d) noexcept {
   const int64_t now = monotonic_ns();
-  const int64_t n = d.count();
-  return timer_awaiter(n <= 0 ? now : n > INT64_MAX - now ? INT64_MAX : now + n);
+  return timer_awaiter(d.count() <= 0 ? now : add_saturating(now, d.count()));
 }
 
 // sleep_for for a count of milliseconds from configuration, which may be as
