@@ -431,7 +431,7 @@ range dirty_range(partition_log& log, int64_t checkpoint, int64_t now_ms) {
       break;
     }
     if (c.min_compaction_lag_ms > 0 && next > r.first_dirty &&
-        s.max_timestamp() > now_ms - c.min_compaction_lag_ms) {
+        s.largest_timestamp() > now_ms - c.min_compaction_lag_ms) {
       r.uncleanable = std::min(r.uncleanable, s.base_offset());
       break;
     }

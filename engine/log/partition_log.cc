@@ -160,6 +160,7 @@ task<result<append_info>> partition_log::append(record::record_batch_view valida
   record::set_base_offset(batch, base);
   segment& seg = active();
   const uint64_t at = seg.reserve(batch.size(), last, view->max_timestamp());
+  seg.note_write(now);
   _next_offset = last + 1;
   _unflushed_messages += view->records_count();
 
@@ -466,7 +467,8 @@ task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes,
         if (batch_base + delta >= offset) {
           const uint64_t at = pos + off;
           const uint64_t take = std::min<uint64_t>(limit - at, std::max<uint64_t>(max_bytes, size));
-          co_return read_slice{file, at, static_cast<uint32_t>(take)};
+          co_return read_slice{file, at, static_cast<uint32_t>(take),
+                               static_cast<uint32_t>(std::min<uint64_t>(size, take))};
         }
         off += size;
       }
@@ -681,7 +683,10 @@ retention_report partition_log::apply_retention(int64_t now_ms, int64_t delete_d
   // A compact-only log keeps its segments whatever their age and size.
   const bool by_retention = _config.deletes_by_retention();
   if (by_retention && _config.retention_ms >= 0) {
-    while (eligible() && now_ms - _segments.front()->max_timestamp() > _config.retention_ms) drop();
+    while (eligible() &&
+           now_ms - _segments.front()->largest_timestamp() > _config.retention_ms) {
+      drop();
+    }
   }
   if (by_retention && _config.retention_bytes >= 0) {
     int64_t excess = static_cast<int64_t>(size_bytes()) - _config.retention_bytes;

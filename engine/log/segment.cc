@@ -59,7 +59,8 @@ segment::segment(std::string dir, int64_t base_offset, std::shared_ptr<segment_f
       _segment_ms(config.roll_ms()),
       _index_interval_bytes(config.index_interval_bytes),
       _index_max_bytes(static_cast<size_t>(config.index_max_bytes)),
-      _created_ms(created_ms) {}
+      _created_ms(created_ms),
+      _modified_ms(created_ms) {}
 
 task<status> fsync_dir_async(std::string dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -117,6 +118,7 @@ result<std::unique_ptr<segment>> segment::open(const std::string& dir, int64_t b
   struct stat st;
   if (::fstat(s->fd(), &st) != 0) return error::from_errno(errno, "fstat", s->file()->path);
   s->_created_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  s->_modified_ms = s->_created_ms;
   s->_size = static_cast<uint64_t>(st.st_size);
   if (s->_times.entries() > 0) {
     const auto last = s->_times.last_entry();
@@ -153,7 +155,9 @@ uint64_t segment::reserve(uint64_t bytes, int64_t last_offset, int64_t max_times
     _offset_of_max_timestamp = last_offset;
   }
   if (_bytes_since_index > static_cast<uint64_t>(_index_interval_bytes)) {
-    if (_offsets.append(last_offset, static_cast<uint32_t>(position))) {
+    // Batches without timestamps (max timestamp -1) add no time index entry,
+    // as in Kafka; until one with a timestamp comes there is nothing to add.
+    if (_offsets.append(last_offset, static_cast<uint32_t>(position)) && _max_timestamp >= 0) {
       (void)_times.maybe_append(_max_timestamp, _offset_of_max_timestamp);
     }
     _bytes_since_index = 0;

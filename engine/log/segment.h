@@ -79,10 +79,22 @@ class segment {
   // Largest batch max timestamp seen, and the last offset of its batch.
   int64_t max_timestamp() const noexcept { return _max_timestamp; }
   int64_t offset_of_max_timestamp() const noexcept { return _offset_of_max_timestamp; }
+  // What time-based retention ages the segment by (Kafka's largestTimestamp):
+  // its max timestamp, or when no batch carried one (all NO_TIMESTAMP, as
+  // clients that set none send) the time of its last write, so such a
+  // segment lives retention.ms past its last write instead of going at once.
+  int64_t largest_timestamp() const noexcept {
+    return _max_timestamp >= 0 ? _max_timestamp : _modified_ms;
+  }
+  // An append at now_ms: the segment's modification time moves with it.
+  void note_write(int64_t now_ms) noexcept {
+    if (now_ms > _modified_ms) _modified_ms = now_ms;
+  }
 
   offset_index& offsets() noexcept { return _offsets; }
   time_index& times() noexcept { return _times; }
   const offset_index& offsets() const noexcept { return _offsets; }
+  const time_index& times() const noexcept { return _times; }
 
   // Whether both indexes take appends (a created segment, or one given
   // make_appendable); a sealed segment takes no more batches.
@@ -160,6 +172,7 @@ class segment {
   int32_t _index_interval_bytes;
   size_t _index_max_bytes;
   int64_t _created_ms;
+  int64_t _modified_ms;  // the .log's mtime when opened, then the last append
   uint64_t _size = 0;
   uint64_t _bytes_since_index = 0;
   int64_t _first_batch_timestamp = -1;

@@ -600,6 +600,75 @@ TEST_F(PartitionLogTest, RetentionByTimeDropsAllButTheActiveSegment) {
   EXPECT_EQ(out[1], out[0] - 1);
 }
 
+// Batches whose timestamps are all -1 (NO_TIMESTAMP: sarama and older
+// clients send them when the application sets none).
+std::vector<std::byte> make_untimed_batch(int records, int value_bytes) {
+  record::batch_builder b({});
+  std::string value(static_cast<size_t>(value_bytes), 'u');
+  for (int i = 0; i < records; ++i) {
+    b.add({.value = record::as_bytes(value), .timestamp_ms = -1});
+  }
+  return std::move(*b.build());
+}
+
+struct untimed_outcome {
+  int64_t appended = 0;  // batches the log took
+  int64_t end_offset = -1;
+  int64_t segments = 0;
+  int64_t time_index_entries = 0;  // over every segment
+  int64_t kept_by_recent_write = 0;  // segments left after retention "now"
+  int64_t kept_after_retention_ms = 0;  // segments left retention.ms later
+  int64_t first_timed_offset = -1;  // ListOffsets for a timestamp after the untimed part
+};
+
+task<untimed_outcome> append_untimed_then_timed(partition_log& log) {
+  untimed_outcome out;
+  // Enough bytes to pass index.interval.bytes many times and to roll.
+  for (int i = 0; i < 40; ++i) {
+    auto b = make_untimed_batch(4, 300);
+    if (auto r = co_await log.append(b); r) out.appended += 1;
+  }
+  const int64_t timed_from = log.log_end_offset();
+  for (int i = 0; i < 3; ++i) {
+    auto b = make_batch(2, 300);
+    if (auto r = co_await log.append(b); r) out.appended += 1;
+  }
+  out.end_offset = log.log_end_offset();
+  out.segments = static_cast<int64_t>(log.segment_count());
+  for (size_t i = 0; i < log.segment_count(); ++i) {
+    out.time_index_entries += static_cast<int64_t>(log.segment_at(i).times().entries());
+  }
+  auto found = co_await log.offset_for_timestamp(wall_ms() - 60'000);
+  if (found && *found && (*found)->offset == timed_from) out.first_timed_offset = timed_from;
+  (void)log.apply_retention(wall_ms(), 0);
+  out.kept_by_recent_write = static_cast<int64_t>(log.segment_count());
+  (void)log.apply_retention(wall_ms() + 2 * 3'600'000, 0);
+  out.kept_after_retention_ms = static_cast<int64_t>(log.segment_count());
+  co_return out;
+}
+
+TEST_F(PartitionLogTest, BatchesWithoutTimestampsAreStoredAndAgeByTheirLastWrite) {
+  log_config small;
+  small.segment_bytes = 8192;
+  small.index_interval_bytes = 512;
+  small.retention_ms = 3'600'000;
+  const auto out = with_log(small, {}, append_untimed_then_timed);
+  EXPECT_EQ(out.appended, 43) << "every batch is taken, with or without timestamps";
+  EXPECT_EQ(out.end_offset, 40 * 4 + 3 * 2);
+  EXPECT_GT(out.segments, 2) << "the untimed batches span several segments";
+  EXPECT_GT(out.time_index_entries, 0) << "the timed batches are indexed";
+  EXPECT_EQ(out.first_timed_offset, 160) << "a lookup by time lands on the first timed batch";
+  EXPECT_EQ(out.kept_by_recent_write, out.segments)
+      << "segments without timestamps age from their last write, not from timestamp -1";
+  EXPECT_EQ(out.kept_after_retention_ms, 1) << "past retention.ms only the active segment stays";
+
+  // The log reopens (indexes verified) with everything in place.
+  const int64_t reopened_end = with_log(small, {}, [](partition_log& log) -> task<int64_t> {
+    co_return log.log_end_offset();
+  });
+  EXPECT_EQ(reopened_end, 166);
+}
+
 task<std::vector<int64_t>> relaxed_by_messages(partition_log& log) {
   std::vector<int64_t> out;
   (void)co_await append_n(log, 3, 2);  // 6 messages: below flush.messages
