@@ -93,12 +93,20 @@ void set_port(sockaddr_storage& addr, uint16_t port) {
   else reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(port);
 }
 
-result<int> open_listen_socket(const listener& l, sockaddr_storage addr, socklen_t len, int backlog) {
+enum class port_sharing { exclusive, shards };
+
+// A bound socket (listening unless `sharing` is exclusive: that one only
+// probes whether the port is free).
+result<int> open_listen_socket(const listener& l, sockaddr_storage addr, socklen_t len, int backlog,
+                               port_sharing sharing = port_sharing::shards) {
   const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return error::from_errno(errno, "socket", l.name);
   const int one = 1;
+  // SO_REUSEADDR: connections of an earlier process in TIME_WAIT do not
+  // hold the port (they never take new connections).
   (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+  if (sharing == port_sharing::shards &&
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     const int err = errno;
     ::close(fd);
     return error::from_errno(err, "setsockopt", "SO_REUSEPORT");
@@ -113,12 +121,51 @@ result<int> open_listen_socket(const listener& l, sockaddr_storage addr, socklen
     return error::from_errno(err, "bind",
                              fmt::format("listener {}://{}:{}", l.name, l.host, l.port));
   }
+  if (sharing == port_sharing::exclusive) return fd;
   if (::listen(fd, backlog) != 0) {
     const int err = errno;
     ::close(fd);
     return error::from_errno(err, "listen", l.name);
   }
   return fd;
+}
+
+// Waits until no other socket holds the listener's port. SO_REUSEPORT lets
+// any process of the same user bind beside sockets that are still there,
+// and the kernel then hashes some new connections to them: the listening
+// sockets of a broker that was just SIGKILLed outlive it by tens of
+// milliseconds while the kernel tears its io_uring down (seen with ss -ltn
+// after the process was reaped), and connections hashed to them are reset;
+// a second broker started on the same port would silently take half the
+// clients of the first. A probe bound without SO_REUSEPORT fails while any
+// such socket exists, so the port is ours once the probe binds.
+status wait_for_free_port(const listener& l, const sockaddr_storage& addr, socklen_t len,
+                          std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  bool warned = false;
+  for (;;) {
+    auto probe = open_listen_socket(l, addr, len, 0, port_sharing::exclusive);
+    if (probe) {
+      ::close(*probe);
+      if (warned) RINGLOG_INFO("listener {}: port {} is free now", l.name, l.port);
+      return ok();
+    }
+    if (probe.error().sys_errno() != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) {
+      if (probe.error().sys_errno() != EADDRINUSE) return probe.error();
+      return error::from_errno(EADDRINUSE, "bind",
+                               fmt::format("listener {}://{}:{}: the port is in use by another process "
+                                           "(waited {} ms for it to close)",
+                                           l.name, l.host, l.port, wait.count()));
+    }
+    if (!warned) {
+      RINGLOG_WARN("listener {}://{}:{}: the port is still held by another socket (a broker "
+                   "that just exited?); waiting up to {} ms for it to close",
+                   l.name, l.host, l.port, wait.count());
+      warned = true;
+    }
+    // Start-up, before any shard runs: a short blocking sleep is the wait.
+    ::usleep(10'000);
+  }
 }
 
 }  // namespace
@@ -158,6 +205,9 @@ status server::start() {
     socklen_t len = 0;
     auto addr = resolve(l, &len);
     if (!addr) return addr.error();
+    if (l.port != 0) {
+      if (auto st = wait_for_free_port(l, *addr, len, _config.port_wait); !st) return st;
+    }
     uint16_t port = l.port;
     for (unsigned i = 0; i < _rt.size(); ++i) {
       set_port(*addr, port);

@@ -5,13 +5,16 @@
 // shards and a connection lives on the shard that accepted it. Sockets are
 // created and bound on the main thread before any shard accepts: a listener
 // on port 0 gets its port from the first bind and the other shards bind that
-// same port, so tests can ask for an ephemeral port.
+// same port, so tests can ask for an ephemeral port. A port that another
+// socket still holds (a broker killed a moment ago) is waited for, never
+// shared: see wait_for_free_port in server.cc.
 //
 // Lifetime: start() and stop() from the main thread, with the runtime
 // running. stop() stops accepting, shuts every connection down (cancelling
 // their long polls) and returns when all of them have closed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +32,9 @@ struct server_config {
   std::vector<listener> listeners;
   connection_limits limits;
   int backlog = 1024;
+  // How long start() waits for another socket to release a listener's port
+  // (a broker killed a moment ago) before it fails.
+  std::chrono::milliseconds port_wait{10'000};
 };
 
 // A listener as bound: the port the kernel chose when the config said 0.
