@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include <cstdint>
 #include <string_view>
 
 namespace ringlog {
@@ -30,6 +31,31 @@ void set_log_hook(log_hook hook) noexcept;
 
 void log_write(log_level level, fmt::string_view format, fmt::format_args args) noexcept;
 void log_flush() noexcept;
+
+// Lets one line through per interval, for a condition that repeats for as
+// long as it lasts (descriptors exhausted): the log names it without a line
+// per occurrence. Not thread-safe: one per shard (thread_local) or per owner.
+class log_limiter {
+ public:
+  explicit log_limiter(int64_t interval_ns) noexcept : _interval_ns(interval_ns) {}
+  // Whether to log at now_ns; `*held_back` is how many calls were refused
+  // since the last line that was let through.
+  bool allow(int64_t now_ns, uint64_t* held_back = nullptr) noexcept {
+    if (_last_ns != 0 && now_ns - _last_ns < _interval_ns) {
+      ++_held_back;
+      return false;
+    }
+    _last_ns = now_ns;
+    if (held_back != nullptr) *held_back = _held_back;
+    _held_back = 0;
+    return true;
+  }
+
+ private:
+  int64_t _interval_ns;
+  int64_t _last_ns = 0;
+  uint64_t _held_back = 0;
+};
 
 template <class... A>
 void log(log_level level, fmt::format_string<A...> format, A&&... args) noexcept {

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/runtime/cancel.h"
 #include "engine/runtime/event.h"
@@ -168,6 +170,22 @@ status wait_for_free_port(const listener& l, const sockaddr_storage& addr, sockl
   }
 }
 
+void log_accept_failure(const std::string& listener, const error& e) {
+  const int err = e.sys_errno();
+  if (err == EMFILE || err == ENFILE) {
+    rlimit limit{};
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+    RINGLOG_WARN("accept on {}: out of file descriptors ({}; the open-files limit is {}): new "
+                 "connections wait until descriptors free up. Each partition holds one open "
+                 "file and each client a socket: raise the limit (ulimit -n, LimitNOFILE= "
+                 "under systemd)",
+                 listener, e.message(), static_cast<uint64_t>(limit.rlim_cur));
+    return;
+  }
+  RINGLOG_WARN("accept on {}: {}: new connections wait and accept is retried", listener,
+               e.message());
+}
+
 }  // namespace
 
 struct server::shard_state {
@@ -243,6 +261,9 @@ task<void> server::accept_loop(unsigned shard_id, size_t listener_index) {
   shard_state* state = _shards[shard_id].get();
   const int listen_fd = state->listen_fds[listener_index];
   const std::string& name = _config.listeners[listener_index].name;
+  log_limiter limiter(10'000'000'000);
+  int64_t failing_since_ns = 0;
+  uint64_t failed = 0;
   while (!state->stop_accepting.cancelled()) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
@@ -251,10 +272,21 @@ task<void> server::accept_loop(unsigned shard_id, size_t listener_index) {
                   .with_cancel(state->stop_accepting);
     if (!fd) {
       if (fd.error().sys_errno() == ECANCELED) break;
-      // Out of descriptors or memory: say so and back off rather than spin.
-      RINGLOG_WARN("accept on {}: {}", name, fd.error().message());
-      co_await sleep_for(std::chrono::milliseconds(100)).with_cancel(state->stop_accepting);
+      // Out of descriptors or memory: say so (once per episode and then
+      // every 10 s) and back off rather than spin; new connections wait in
+      // the listen backlog. A connection closing frees a descriptor, so that
+      // wakes the retry early.
+      if (failing_since_ns == 0) failing_since_ns = monotonic_ns();
+      ++failed;
+      if (limiter.allow(monotonic_ns())) log_accept_failure(name, fd.error());
+      (void)co_await state->changed.wait_until(monotonic_ns() + 100'000'000, &state->stop_accepting);
       continue;
+    }
+    if (failing_since_ns != 0) {
+      RINGLOG_INFO("accept on {}: accepting again after {} ms ({} accepts failed)", name,
+                   (monotonic_ns() - failing_since_ns) / 1'000'000, failed);
+      failing_since_ns = 0;
+      failed = 0;
     }
     const int one = 1;
     (void)::setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
