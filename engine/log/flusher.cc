@@ -23,20 +23,6 @@ task<status> sync_one(std::shared_ptr<segment_file> file) {
   co_return co_await io::fdatasync(file->fd);
 }
 
-// Every sync of one log's plan, concurrently; the first failure wins. `dir`
-// empty: no directory sync.
-task<status> sync_plan_of(std::vector<std::shared_ptr<segment_file>> files, std::string dir) {
-  std::vector<task<status>> syncs;
-  syncs.reserve(files.size() + 1);
-  for (auto& f : files) syncs.push_back(sync_one(f));
-  if (!dir.empty()) syncs.push_back(fsync_dir_async(std::move(dir)));
-  std::vector<status> results = co_await when_all(std::move(syncs));
-  for (auto& r : results) {
-    if (!r) co_return r;
-  }
-  co_return ok();
-}
-
 // syncfs of the filesystem holding `file`; the shared_ptr keeps the fd open
 // while the blocking thread uses it.
 task<status> sync_filesystem(std::shared_ptr<segment_file> file) {
@@ -44,6 +30,42 @@ task<status> sync_filesystem(std::shared_ptr<segment_file> file) {
   auto call = run_blocking([fd] { return ::syncfs(fd) == 0 ? 0 : errno; });
   const int err = co_await call;
   if (err != 0) co_return error::from_errno(err, "syncfs", file->path);
+  co_return ok();
+}
+
+// A directory sync needs a descriptor for the directory. When the process is
+// out of them (every partition holds its active segment open, so a broker
+// near its open-files limit gets here on the first round after creating
+// topics), the directory cannot even be opened, and nothing was lost: a
+// syncfs through the log's open segment file makes the directory entries
+// durable just the same, without a new descriptor.
+task<status> sync_dir(std::string dir, std::shared_ptr<segment_file> anchor) {
+  status st = co_await fsync_dir_async(dir);
+  const int err = st ? 0 : st.error().sys_errno();
+  if ((err == EMFILE || err == ENFILE) && st.error().op() == "open" && anchor) {
+    thread_local log_limiter limiter(10'000'000'000);
+    if (limiter.allow(monotonic_ns())) {
+      RINGLOG_WARN("{}: out of file descriptors to sync the directory ({}); syncing the file "
+                   "system instead. Raise the open-files limit (ulimit -n, LimitNOFILE=)",
+                   dir, st.error().message());
+    }
+    co_return co_await sync_filesystem(std::move(anchor));
+  }
+  co_return st;
+}
+
+// Every sync of one log's plan, concurrently; the first failure wins. `dir`
+// empty: no directory sync.
+task<status> sync_plan_of(std::vector<std::shared_ptr<segment_file>> files, std::string dir,
+                          std::shared_ptr<segment_file> anchor) {
+  std::vector<task<status>> syncs;
+  syncs.reserve(files.size() + 1);
+  for (auto& f : files) syncs.push_back(sync_one(f));
+  if (!dir.empty()) syncs.push_back(sync_dir(std::move(dir), std::move(anchor)));
+  std::vector<status> results = co_await when_all(std::move(syncs));
+  for (auto& r : results) {
+    if (!r) co_return r;
+  }
   co_return ok();
 }
 
@@ -125,7 +147,7 @@ task<void> flusher::run() {
       const auto& plan = plans.back();
       fs_group& g = groups[log->_dev];
       g.files += plan.files.size() + (plan.sync_dir ? 1 : 0);
-      if (!g.any && !plan.files.empty()) g.any = plan.files.front();
+      if (!g.any) g.any = !plan.files.empty() ? plan.files.front() : plan.anchor;
     }
     // One syncfs per filesystem with enough files; its outcome per group.
     std::vector<uint64_t> syncfs_devs;
@@ -157,7 +179,8 @@ task<void> flusher::run() {
       const auto& plan = plans[i];
       _syncs += plan.files.size() + (plan.sync_dir ? 1 : 0);
       per_file.push_back(i);
-      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? logs[i]->_dir : std::string()));
+      rounds.push_back(sync_plan_of(plan.files, plan.sync_dir ? logs[i]->_dir : std::string(),
+                                    plan.anchor));
     }
     std::vector<status> results(logs.size(), ok());
     if (!rounds.empty()) {

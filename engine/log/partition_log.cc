@@ -306,6 +306,7 @@ partition_log::sync_plan partition_log::begin_sync() {
   plan.files.swap(_unsynced);
   plan.sync_dir = _dir_dirty;
   _dir_dirty = false;
+  if (!_segments.empty()) plan.anchor = active().file();
   return plan;
 }
 
@@ -467,8 +468,7 @@ task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes,
         if (batch_base + delta >= offset) {
           const uint64_t at = pos + off;
           const uint64_t take = std::min<uint64_t>(limit - at, std::max<uint64_t>(max_bytes, size));
-          co_return read_slice{file, at, static_cast<uint32_t>(take),
-                               static_cast<uint32_t>(std::min<uint64_t>(size, take))};
+          co_return read_slice{file, at, static_cast<uint32_t>(take)};
         }
         off += size;
       }

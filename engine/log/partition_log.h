@@ -86,9 +86,6 @@ struct read_slice {
   std::shared_ptr<segment_file> file;
   uint64_t position = 0;
   uint32_t bytes = 0;
-  // The size of the slice's first batch (it may pass the read's max_bytes:
-  // a read returns at least one whole batch), 0 for an empty slice.
-  uint32_t first_batch_bytes = 0;
 };
 
 // What start-up knows about a log from the log dir's checkpoints.
@@ -266,6 +263,10 @@ class partition_log {
     position target;
     std::vector<std::shared_ptr<segment_file>> files;
     bool sync_dir = false;
+    // The active segment's file, always open: names the log's filesystem to
+    // syncfs without opening anything (a round of directory syncs only, or a
+    // directory that cannot be opened because descriptors ran out).
+    std::shared_ptr<segment_file> anchor;
   };
 
   partition_log(std::string dir, log_config config, flusher& flusher) noexcept;
