@@ -4,9 +4,10 @@
 //
 // Limits as Kafka applies them: each partition returns at most
 // partition_max_bytes, and the response at most max_bytes, except that the
-// first partition with data always gets at least its first batch (so a batch
-// larger than the limits still makes progress). A read ending inside a batch
-// is fine: clients drop a trailing partial batch.
+// first partition with data always gets its first batch whole (so a batch
+// larger than the limits still makes progress) and nothing more past
+// max_bytes. A read ending inside a batch is fine: clients drop a trailing
+// partial batch.
 //
 // Long poll: with fewer than min_bytes available and max_wait_ms > 0 the
 // request parks until an append makes data visible in one of its partitions
@@ -94,6 +95,25 @@ task<void> read_group(broker& b, unsigned owner, std::vector<partition_read*>* g
   co_await invoke_on(owner, [&] { return read_local(b, *group); });
 }
 
+// Kafka's response limit: the partitions, in request order, share max_bytes;
+// the first one with data may pass it by no more than its first batch (so a
+// batch larger than max_bytes still makes progress). Each partition was read
+// up to its own partition_max_bytes; this trims the slices (a cut inside a
+// batch is fine, clients drop a trailing partial batch) and returns the
+// response's record bytes.
+uint64_t apply_response_limit(std::vector<partition_read>& reads, uint64_t max_bytes) {
+  uint64_t total = 0;
+  for (auto& r : reads) {
+    const uint64_t left = max_bytes > total ? max_bytes - total : 0;
+    const uint64_t allowed =
+        total == 0 ? std::max<uint64_t>(left, r.slice.first_batch_bytes) : left;
+    const uint64_t bytes = std::min<uint64_t>(r.slice.bytes, allowed);
+    r.slice.bytes = static_cast<uint32_t>(bytes);
+    total += bytes;
+  }
+  return total;
+}
+
 }  // namespace
 
 task<net::reply> handle_fetch(broker& b, net::request_context& ctx, protocol::wire_writer& out) {
@@ -154,17 +174,10 @@ task<net::reply> handle_fetch(broker& b, net::request_context& ctx, protocol::wi
     }
     co_await when_all(std::move(jobs));
 
-    uint64_t total = 0;
-    bool any_error = false;
-    for (auto& r : reads) {
-      if (r.error != kafka_error::none) any_error = true;
-      uint64_t bytes = r.slice.bytes;
-      // The first partition with data keeps its whole first batch; later ones
-      // share what is left of max_bytes.
-      if (total > 0 && total + bytes > max_bytes) bytes = max_bytes > total ? max_bytes - total : 0;
-      r.slice.bytes = static_cast<uint32_t>(bytes);
-      total += bytes;
-    }
+    const uint64_t total = apply_response_limit(reads, max_bytes);
+    const bool any_error = std::any_of(reads.begin(), reads.end(), [](const partition_read& r) {
+      return r.error != kafka_error::none;
+    });
     const bool enough = total >= std::max<uint64_t>(min_bytes, 1) || min_bytes == 0;
     if (enough || any_error || monotonic_ns() >= deadline_ns || reads.empty()) break;
 
@@ -191,15 +204,7 @@ task<net::reply> handle_fetch(broker& b, net::request_context& ctx, protocol::wi
         if (!by_shard[s].empty()) last.push_back(read_group(b, s, &by_shard[s]));
       }
       co_await when_all(std::move(last));
-      uint64_t left = max_bytes;
-      bool first = true;
-      for (auto& r : reads) {
-        uint64_t bytes = r.slice.bytes;
-        if (!first && bytes > left) bytes = left;
-        if (bytes > 0) first = false;
-        r.slice.bytes = static_cast<uint32_t>(bytes);
-        left = left > bytes ? left - bytes : 0;
-      }
+      (void)apply_response_limit(reads, max_bytes);
       break;
     }
   }

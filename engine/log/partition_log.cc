@@ -468,7 +468,8 @@ task<result<read_slice>> partition_log::read(int64_t offset, uint32_t max_bytes,
         if (batch_base + delta >= offset) {
           const uint64_t at = pos + off;
           const uint64_t take = std::min<uint64_t>(limit - at, std::max<uint64_t>(max_bytes, size));
-          co_return read_slice{file, at, static_cast<uint32_t>(take)};
+          co_return read_slice{file, at, static_cast<uint32_t>(take),
+                               static_cast<uint32_t>(std::min<uint64_t>(size, take))};
         }
         off += size;
       }

@@ -86,6 +86,9 @@ struct read_slice {
   std::shared_ptr<segment_file> file;
   uint64_t position = 0;
   uint32_t bytes = 0;
+  // The size of the slice's first batch (it may pass the read's max_bytes:
+  // a read returns at least one whole batch), 0 for an empty slice.
+  uint32_t first_batch_bytes = 0;
 };
 
 // What start-up knows about a log from the log dir's checkpoints.
