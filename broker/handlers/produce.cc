@@ -39,9 +39,17 @@ namespace {
 using protocol::kafka_error;
 using partition_response = protocol::produce_response::partition_produce_response;
 
+// One record a batch was refused for (KIP-467's record_errors, Produce v8+):
+// its index in the batch and why.
+struct record_error {
+  int32_t batch_index = 0;
+  std::string message;
+};
+
 struct append_outcome {
   kafka_error error = kafka_error::none;
   std::string message;
+  std::vector<record_error> record_errors;
   int64_t base_offset = -1;
   int64_t log_start_offset = -1;
   int64_t log_append_time_ms = -1;
@@ -72,21 +80,51 @@ timestamp_policy policy_of(const broker_config& config, const controller::topic&
   return p;
 }
 
-// Why the batch cannot go into a compacted topic (a record without a key, or
-// records that do not decode), or "" when every record has a key.
-std::string first_keyless_record(const record::record_batch_view& v) {
+// The records of a batch bound for a compacted topic that have no key:
+// Kafka refuses the batch and names each of them in record_errors, so a
+// client fails those records with INVALID_RECORD and the rest of the batch
+// with a retriable "different record" error. `decode_error` is set instead
+// when the records do not decode.
+struct keyless_records {
+  std::string decode_error;
+  std::vector<record_error> records;
+};
+
+keyless_records find_keyless_records(const record::record_batch_view& v,
+                                     const storage::topic_partition& tp) {
+  keyless_records out;
   std::vector<std::byte> scratch;
   auto it = record::record_iterator::open(v, scratch);
-  if (!it) return it.error().message();
+  if (!it) {
+    out.decode_error = it.error().message();
+    return out;
+  }
   for (;;) {
     auto r = it->next();
-    if (!r) return r.error().message();
-    if (!r->has_value()) return {};
+    if (!r) {
+      out.decode_error = r.error().message();
+      out.records.clear();
+      return out;
+    }
+    if (!r->has_value()) return out;
     if (!(*r)->key().has_value()) {
-      return fmt::format("Compacted topic cannot accept message without key (record {} of the batch)",
-                         it->records_read() - 1);
+      out.records.push_back(
+          {static_cast<int32_t>(it->records_read() - 1),
+           fmt::format("Compacted topic cannot accept message without key in topic partition {}-{}.",
+                       tp.topic, tp.partition)});
     }
   }
+}
+
+// The partition's error message for a batch refused for some of its records.
+std::string describe_record_errors(const std::vector<record_error>& errors) {
+  std::string out = fmt::format("{} record(s) of the batch were rejected:", errors.size());
+  const size_t shown = std::min<size_t>(errors.size(), 3);
+  for (size_t i = 0; i < shown; ++i) {
+    out += fmt::format(" record {}: {}", errors[i].batch_index, errors[i].message);
+  }
+  if (shown < errors.size()) out += " ...";
+  return out;
 }
 
 // Kafka's message.timestamp.before/after.max.ms for CreateTime batches,
@@ -110,6 +148,7 @@ struct batch_plan {
   std::span<std::byte> bytes;
   kafka_error error = kafka_error::none;
   std::string message;
+  std::vector<record_error> record_errors;
   // A retry of a batch already in the log: answer with its offsets.
   bool duplicate = false;
   storage::append_info duplicate_of;
@@ -176,9 +215,16 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       continue;
     }
     if (policy.compacted) {
-      if (auto keyless = first_keyless_record(*view); !keyless.empty()) {
+      keyless_records keyless = find_keyless_records(*view, tp);
+      if (!keyless.decode_error.empty()) {
         p.error = kafka_error::invalid_record;
-        p.message = std::move(keyless);
+        p.message = std::move(keyless.decode_error);
+        continue;
+      }
+      if (!keyless.records.empty()) {
+        p.error = kafka_error::invalid_record;
+        p.message = describe_record_errors(keyless.records);
+        p.record_errors = std::move(keyless.records);
         continue;
       }
     }
@@ -240,6 +286,7 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       if (out.error == kafka_error::none) {
         out.error = p.error;
         out.message = std::move(p.message);
+        out.record_errors = std::move(p.record_errors);
       }
     } else if (out.base_offset < 0) {
       out.base_offset = p.duplicate_of.base_offset;
@@ -260,6 +307,10 @@ task<void> produce_partition(broker& b, storage::topic_partition tp, std::span<s
   response->log_start_offset = r.log_start_offset;
   response->log_append_time_ms = r.log_append_time_ms;
   if (!r.message.empty()) response->error_message = std::move(r.message);
+  response->record_errors.reserve(r.record_errors.size());
+  for (record_error& e : r.record_errors) {
+    response->record_errors.push_back({e.batch_index, std::move(e.message)});
+  }
 }
 
 }  // namespace
