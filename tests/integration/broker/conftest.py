@@ -26,10 +26,11 @@ def pytest_addoption(parser):
 class Broker:
     """One ringlog-broker process. start() waits for its ready line."""
 
-    def __init__(self, binary, data_dir, extra=()):
+    def __init__(self, binary, data_dir, extra=(), preexec_fn=None):
         self.binary = binary
         self.data_dir = data_dir
         self.extra = list(extra)
+        self.preexec_fn = preexec_fn  # e.g. lower RLIMIT_NOFILE for the broker only
         self.port = None
         self.proc = None
         self.log_path = os.path.join(data_dir, "broker.log")
@@ -49,7 +50,8 @@ class Broker:
         for kv in self.extra:
             args += ["--override", kv]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline().decode()
