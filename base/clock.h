@@ -37,6 +37,12 @@ class system_clock final : public clock {
   int64_t wall_ms() const noexcept override { return ringlog::wall_ms(); }
 };
 
+// The machine's clocks, for code that takes a `const clock&`.
+inline const clock& system_time() noexcept {
+  static const system_clock time;
+  return time;
+}
+
 // A clock tests and simulations move by hand.
 class manual_clock final : public clock {
  public:

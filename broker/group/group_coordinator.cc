@@ -69,16 +69,24 @@ int32_t offsets_partition_for(std::string_view group_id, int32_t num_partitions)
   return a % num_partitions;
 }
 
-group_coordinator::group_coordinator(const group_limits& limits)
-    : _limits(limits), _random(std::random_device{}()) {}
+group_coordinator::group_coordinator(const group_limits& limits, const clock& time)
+    : _limits(limits), _time(time), _random(std::random_device{}()) {}
 
 group_coordinator::~group_coordinator() {
   for (auto& [id, g] : _groups) g->shut(kafka_error::coordinator_not_available);
 }
 
-group* group_coordinator::find(const std::string& id) noexcept {
+group* group_coordinator::lookup(const std::string& id) noexcept {
   auto it = _groups.find(id);
   return it == _groups.end() ? nullptr : it->second.get();
+}
+
+group* group_coordinator::find(const std::string& id) {
+  group* g = lookup(id);
+  if (g == nullptr) return nullptr;
+  g->tick(now_ms());
+  store_later(*g);
+  return g;
 }
 
 group& group_coordinator::get_or_create(const std::string& id) {
@@ -141,7 +149,7 @@ task<kafka_error> group_coordinator::append(std::string group_id,
 }
 
 task<kafka_error> group_coordinator::store_group(std::string group_id) {
-  group* g = find(group_id);
+  group* g = lookup(group_id);
   if (g == nullptr || g->generation() == g->stored_generation ||
       (g->state() != group_state::stable && g->state() != group_state::empty)) {
     co_return kafka_error::none;
@@ -153,7 +161,7 @@ task<kafka_error> group_coordinator::store_group(std::string group_id) {
   records[0].value = encode_group_value(g->snapshot(wall_ms()));
   const kafka_error error = co_await append(group_id, std::move(records));
   // The group may have been deleted or rebalanced again meanwhile.
-  g = find(group_id);
+  g = lookup(group_id);
   if (g != nullptr && g->stored_generation == generation) {
     g->durable_generation = generation;
     g->store_error = error;
@@ -164,7 +172,7 @@ task<kafka_error> group_coordinator::store_group(std::string group_id) {
 
 task<kafka_error> group_coordinator::wait_stored(std::string group_id, int32_t generation) {
   while (!_stopped) {
-    const group* g = find(group_id);
+    const group* g = lookup(group_id);
     if (g == nullptr || g->stored_generation != generation) co_return kafka_error::none;
     if (g->durable_generation == generation) co_return g->store_error;
     if (co_await _stored.wait(&_stop) != wake_reason::notified) break;
@@ -187,11 +195,12 @@ void group_coordinator::apply(std::span<const std::byte> key,
     RINGLOG_WARN("{}: a record key that does not parse; skipped", k_offsets_topic);
     return;
   }
-  const int64_t now_ms = monotonic_ns() / 1'000'000;
+  const int64_t now = now_ms();
   switch (k->type) {
     case parsed_key::kind::offset: {
       if (!value) {
-        if (group* g = find(k->group)) g->offsets().erase(k->offset.topic, k->offset.partition);
+        // Replay restores state as it was written: no expiry while loading.
+        if (group* g = lookup(k->group)) g->offsets().erase(k->offset.topic, k->offset.partition);
         return;
       }
       auto v = decode_offset_value(*value);
@@ -214,7 +223,7 @@ void group_coordinator::apply(std::span<const std::byte> key,
                      k->group);
         return;
       }
-      get_or_create(k->group).restore(*v, now_ms);
+      get_or_create(k->group).restore(*v, now);
       return;
     }
     case parsed_key::kind::other:
@@ -289,14 +298,14 @@ task<status> group_coordinator::load() {
 
 task<void> group_coordinator::run(int64_t interval_ms) {
   int64_t next_retention_check_ms =
-      add_saturating(monotonic_ns() / 1'000'000, _limits.offsets_retention_check_interval_ms);
+      add_saturating(now_ms(), _limits.offsets_retention_check_interval_ms);
   for (;;) {
     auto slept = co_await sleep_for_ms(interval_ms).with_cancel(_stop);
     if (!slept) break;
-    const int64_t now_ms = monotonic_ns() / 1'000'000;
-    tick(now_ms);
-    if (now_ms >= next_retention_check_ms) {
-      next_retention_check_ms = add_saturating(now_ms, _limits.offsets_retention_check_interval_ms);
+    const int64_t now = now_ms();
+    tick(now);
+    if (now >= next_retention_check_ms) {
+      next_retention_check_ms = add_saturating(now, _limits.offsets_retention_check_interval_ms);
       expire_offsets(wall_ms(), _limits.offsets_retention_ms);
     }
   }
@@ -322,7 +331,7 @@ task<void> group_coordinator::remove_offsets(std::string group_id,
     key.partition = partition;
     records.emplace_back().key = encode_offset_key(key);
   }
-  group* g = find(group_id);
+  group* g = lookup(group_id);
   if (g == nullptr) co_return;
   size_t left = 0;
   for (const auto& [t, parts] : g->offsets().topics()) left += parts.size();
@@ -332,7 +341,7 @@ task<void> group_coordinator::remove_offsets(std::string group_id,
   if (records.empty()) co_return;
   const kafka_error stored = co_await append(group_id, std::move(records));
   if (stored != kafka_error::none) co_return;
-  g = find(group_id);
+  g = lookup(group_id);
   if (g == nullptr) co_return;
   for (const auto& [topic, partition] : expired) g->offsets().erase(topic, partition);
   if (drop_group && g->state() == group_state::empty && g->offsets().empty()) {

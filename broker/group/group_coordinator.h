@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "broker/group/group.h"
 #include "engine/runtime/cancel.h"
@@ -57,12 +58,18 @@ struct group_record {
 
 class group_coordinator {
  public:
-  explicit group_coordinator(const group_limits& limits);
+  // `time` gives "now" to lookups and to the background tick (tests pass a
+  // manual clock); it must outlive the coordinator.
+  explicit group_coordinator(const group_limits& limits, const clock& time = system_time());
   ~group_coordinator();
   group_coordinator(const group_coordinator&) = delete;
   group_coordinator& operator=(const group_coordinator&) = delete;
 
-  group* find(const std::string& id) noexcept;
+  // The group, with every member whose session or join deadline has passed
+  // already removed: expiry happens at the deadline as Kafka's timers do,
+  // not at the next tick (a DeleteGroups 3 ms after the last session ended
+  // finds the group Empty).
+  group* find(const std::string& id);
   group& get_or_create(const std::string& id);
   // Drops a group (DeleteGroups); parked calls get `why` first.
   void erase(const std::string& id, kafka_error why);
@@ -72,6 +79,8 @@ class group_coordinator {
   bool stopped() const noexcept { return _stopped; }
 
   void tick(int64_t now_ms);
+  // tick() at the coordinator's now: before a request that lists groups.
+  void tick_now() { tick(now_ms()); }
   // On the shard: ticks every `interval_ms` until stop().
   task<void> run(int64_t interval_ms);
   // On the shard: every parked call gets COORDINATOR_NOT_AVAILABLE, the loop ends.
@@ -109,13 +118,19 @@ class group_coordinator {
   bool loading() const noexcept { return _loading; }
 
  private:
+  // The group as it is, without expiring anyone (the coordinator's own
+  // writes and replay).
+  group* lookup(const std::string& id) noexcept;
   task<status> load_partition(storage::partition_log& log);
   task<void> remove_offsets(std::string group_id,
                             std::vector<std::pair<std::string, int32_t>> expired);
   void apply(std::span<const std::byte> key,
              const std::optional<std::span<const std::byte>>& value);
 
+  int64_t now_ms() const noexcept { return _time.monotonic_ns() / 1'000'000; }
+
   group_limits _limits;
+  const clock& _time;
   std::unordered_map<std::string, std::unique_ptr<group>> _groups;
   std::mt19937_64 _random;
   cancel_source _stop;

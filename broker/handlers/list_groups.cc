@@ -41,6 +41,7 @@ task<net::reply> handle_list_groups(broker& b, net::request_context& ctx,
   if (!matches(request.types_filter, "classic")) co_return send_response(ctx, response, out);
   for (unsigned s = 0; s < b.rt().size(); ++s) {
     co_await invoke_on(s, [&] {
+      b.groups().tick_now();  // sessions that just ended are gone from the list
       for (const auto& [id, g] : b.groups().groups()) {
         const std::string_view state = state_name(g->state());
         if (g->state() == group_state::dead || !matches(request.states_filter, state)) continue;

@@ -21,6 +21,8 @@
 
 #include "broker/group/group_coordinator.h"
 #include "broker/group/group_records.h"
+#include "engine/runtime/shard.h"
+#include "engine/runtime/spawn.h"
 
 namespace ringlog::broker {
 namespace {
@@ -217,6 +219,57 @@ TEST(Group, SessionTimeoutExpiresASilentMember) {
   EXPECT_TRUE(h.g->members().empty());
   EXPECT_EQ(h.g->state(), group_state::empty);
   EXPECT_EQ(h.g->generation(), 2);
+}
+
+// What a lookup of the coordinator sees right after the last member's
+// session ended, on a manual clock with no background tick running.
+struct expiry_seen {
+  size_t members_before = 0;
+  size_t members_after = 0;
+  group_state state_after = group_state::dead;
+};
+
+task<expiry_seen> look_just_after_the_session_ends(manual_clock* time) {
+  group_limits limits;
+  limits.initial_rebalance_delay_ms = 0;
+  group_coordinator gc(limits, *time);
+  group& g = gc.get_or_create("g");
+  join_params p;
+  p.group_instance_id = "static-1";
+  p.client_id = "c";
+  p.client_host = "/127.0.0.1";
+  p.session_timeout_ms = 6'000;
+  p.rebalance_timeout_ms = 6'000;
+  p.protocol_type = "consumer";
+  p.protocols.push_back({"range", bytes("range")});
+  const int64_t now_ms = time->monotonic_ns() / 1'000'000;
+  std::optional<join_result> joined;
+  g.join(std::move(p), now_ms, [&](join_result r) { joined = std::move(r); });
+  expiry_seen seen;
+  if (!joined || joined->error != kafka_error::none) co_return seen;
+  std::optional<sync_result> synced;
+  g.sync(joined->generation_id, joined->member_id, std::string("static-1"), std::nullopt,
+         std::nullopt, {{joined->member_id, bytes("A")}}, now_ms,
+         [&](sync_result r) { synced = std::move(r); });
+  time->advance_ns(5'999'000'000);
+  seen.members_before = gc.find("g")->members().size();
+  time->advance_ns(4'000'000);  // 3 ms past the deadline
+  const group* after = gc.find("g");
+  seen.members_after = after->members().size();
+  seen.state_after = after->state();
+  gc.stop();
+  co_return seen;
+}
+
+TEST(GroupCoordinator, ALookupExpiresSessionsAtTheirDeadlineNotAtTheNextTick) {
+  runtime rt(runtime_options{.shards = 1, .pin_threads = false});
+  ASSERT_TRUE(rt.start());
+  manual_clock time(1'000'000'000'000);
+  const expiry_seen seen = rt.block_on(0, look_just_after_the_session_ends(&time));
+  rt.stop();
+  EXPECT_EQ(seen.members_before, 1u) << "1 ms before the deadline the static member is there";
+  EXPECT_EQ(seen.members_after, 0u) << "3 ms after it, the lookup has removed it";
+  EXPECT_EQ(seen.state_after, group_state::empty) << "so DeleteGroups finds the group Empty";
 }
 
 TEST(Group, LeaveTriggersAnImmediateRebalance) {
