@@ -906,8 +906,17 @@ TEST_F(CleanerTest, CleanedSegmentsEndWhereTheReplacedOnesEnded) {
 task<size_t> retention(partition_log& log, manual_clock& clk) {
   (void)co_await fill(log, clk, 4, 10, 5, compression::none, 1 << 30, 100);
   const size_t deleted = log.apply_retention(clk.wall_ms() + 10'000, 0).segments;
-  (void)co_await sleep_for(5ms);  // the background unlinks of the *.deleted files
-  co_return deleted;
+  // The *.deleted files are unlinked in the background: wait until they are.
+  const auto pending = [&] {
+    for (auto& e : fs::directory_iterator(log.dir())) {
+      if (e.path().filename().string().ends_with(".deleted")) return true;
+    }
+    return false;
+  };
+  for (int64_t deadline = monotonic_ns() + 30'000'000'000; pending() && monotonic_ns() < deadline;) {
+    (void)co_await sleep_for(1ms);
+  }
+  co_return pending() ? 0 : deleted;
 }
 
 TEST_F(CleanerTest, RetentionAppliesOnlyWhenThePolicyIncludesDelete) {
@@ -1146,7 +1155,19 @@ task<void> clean_in_background(log_cleaner* c, partition_log* log) {
 task<std::string> remove_mid_clean(partition_log& log, log_cleaner& c, manual_clock& clk) {
   (void)co_await fill(log, clk, 3, 100, 4, compression::none, 1 << 30, 400);
   spawn(clean_in_background(&c, &log), "clean");
-  (void)co_await sleep_for(50ms);
+  // Mid-clean is when the cleaned segment is being written: wait for its
+  // file (the throttle keeps the write going for seconds after that).
+  const auto writing = [&] {
+    for (auto& e : fs::directory_iterator(log.dir())) {
+      if (e.path().filename().string().ends_with(".cleaned")) return true;
+    }
+    return false;
+  };
+  for (int64_t deadline = monotonic_ns() + 30'000'000'000; !writing();) {
+    if (!c.busy()) co_return "the clean ended before it wrote a .cleaned file";
+    if (monotonic_ns() > deadline) co_return "no .cleaned file within 30 s";
+    (void)co_await sleep_for(1ms);
+  }
   if (!c.busy()) co_return "the clean ended too soon";
   co_await c.remove(&log);
   if (c.busy()) co_return "still busy after remove";

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -164,11 +165,26 @@ TEST_F(LogManagerTest, RecoversFromCheckpointsAfterACrash) {
   ASSERT_TRUE(lm.stop());
 }
 
+// The background removal of <dir>/*-delete directories has finished: waits
+// for that (30 s at most) instead of sleeping a guessed time.
+bool eventually_no_delete_dirs(const std::string& dir) {
+  const auto pending = [&] {
+    for (auto& e : fs::directory_iterator(dir)) {
+      if (e.path().string().ends_with("-delete")) return true;
+    }
+    return false;
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + 30s; pending();) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
 task<bool> remove_one(log_manager* lm, topic_partition tp) {
   co_return co_await invoke_on(lm->shard_of(tp), [&]() -> task<bool> {
     return [](log_manager* m, topic_partition t) -> task<bool> {
       auto st = co_await m->remove(t);
-      for (int i = 0; i < 50; ++i) (void)co_await sleep_for(2ms);  // background removal
       co_return st.has_value() && m->get(t) == nullptr;
     }(lm, tp);
   });
@@ -180,10 +196,8 @@ TEST_F(LogManagerTest, DeletesAPartitionDirectoryInTheBackground) {
   ASSERT_TRUE(lm.start());
   (void)rt->block_on(0, fill(&lm, 2, 20));
   EXPECT_TRUE(rt->block_on(0, remove_one(&lm, {"t", 1})));
-  EXPECT_FALSE(fs::exists(root + "/a/t-1"));
-  for (auto& e : fs::directory_iterator(root + "/a")) {
-    EXPECT_FALSE(e.path().string().ends_with("-delete")) << e.path();
-  }
+  EXPECT_FALSE(fs::exists(root + "/a/t-1")) << "renamed away before remove returns";
+  EXPECT_TRUE(eventually_no_delete_dirs(root + "/a")) << "the -delete directory is removed";
   EXPECT_TRUE(fs::exists(root + "/a/t-0"));
   ASSERT_TRUE(lm.stop());
   // A -delete directory left by a crash is removed at the next start.
@@ -193,10 +207,8 @@ TEST_F(LogManagerTest, DeletesAPartitionDirectoryInTheBackground) {
   auto loaded = again.start();
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->partitions, 1u);
-  rt->block_on(0, []() -> task<void> {
-    for (int i = 0; i < 50; ++i) (void)co_await sleep_for(2ms);
-  }());
-  EXPECT_FALSE(fs::exists(root + "/a/t-7.0123456789abcdef-delete"));
+  EXPECT_TRUE(eventually_no_delete_dirs(root + "/a"))
+      << "a -delete directory left by a crash is removed at start";
   ASSERT_TRUE(again.stop());
 }
 
