@@ -238,6 +238,15 @@ const std::vector<binding>& bindings() {
         .min = 1,
         .doc = "Largest request the broker reads; a larger size prefix closes the connection."},
        &broker_config::socket_request_max_bytes},
+      {{.name = "queued.max.request.bytes",
+        .type = key_type::int64,
+        .default_text = "536870912",
+        .min = -1,
+        .doc = "Bytes of requests the broker holds in memory at once, over all connections "
+               "(each shard gets an equal share; a request larger than a share still goes "
+               "through alone); past it, connections stop reading until responses are sent. "
+               "-1: no bound (Kafka's default; ours is 512 MiB)."},
+       &broker_config::queued_max_request_bytes},
       {{.name = "connections.max.idle.ms",
         .type = key_type::int64,
         .default_text = "600000",

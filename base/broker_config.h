@@ -46,6 +46,7 @@ struct broker_config {
   int32_t message_max_bytes = 0;
   int32_t socket_request_max_bytes = 0;
   int64_t connections_max_idle_ms = 0;  // -1: never close idle connections
+  int64_t queued_max_request_bytes = 0;  // -1: no bound on requests in memory
   int32_t offsets_topic_num_partitions = 0;
   int32_t group_initial_rebalance_delay_ms = 0;
   int32_t group_min_session_timeout_ms = 0;

@@ -181,6 +181,7 @@ status broker::start() {
   }
   sc.limits.max_request_bytes = static_cast<uint32_t>(_config.socket_request_max_bytes);
   sc.limits.idle_ms = _config.connections_max_idle_ms;
+  sc.queued_max_request_bytes = _config.queued_max_request_bytes;
   _dispatcher = std::make_unique<dispatcher>(*this);
   _server = std::make_unique<net::server>(*_rt, sc, *_dispatcher);
   if (status st = _server->start(); !st) {

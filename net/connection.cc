@@ -40,8 +40,8 @@ bool is_quiet_close(const error& e) {
 }  // namespace
 
 connection::connection(int fd, connection_info info, connection_limits limits,
-                       request_handler& handler)
-    : _fd(fd), _info(std::move(info)), _limits(limits), _handler(handler) {
+                       request_handler& handler, request_budget* budget)
+    : _fd(fd), _info(std::move(info)), _limits(limits), _handler(handler), _budget(budget) {
   _in.resize(k_receive_buffer_bytes);
 }
 
@@ -130,7 +130,24 @@ task<void> connection::read_loop() {
     }
     _in_begin += 4;
 
+    // Memory for the frame before it is allocated: this connection's
+    // requests in flight stay within socket.request.max.bytes, the shard's
+    // within its budget.
+    const uint64_t frame_bytes = static_cast<uint64_t>(size);
+    while (_queued_bytes > 0 && _queued_bytes + frame_bytes > _limits.max_request_bytes &&
+           !_closing) {
+      co_await _changed.wait(&_cancel);
+    }
+    if (_closing) break;
     auto request = std::make_unique<in_flight>();
+    if (_budget != nullptr) {
+      const bool reserved = co_await _budget->reserve(frame_bytes, &_cancel, _info.id, _info.peer);
+      if (!reserved) break;
+      request->held.budget = _budget;
+    }
+    request->held.queued = &_queued_bytes;
+    request->held.bytes = frame_bytes;
+    _queued_bytes += frame_bytes;
     request->frame_bytes.reset(new std::byte[static_cast<size_t>(size)]);
     request->frame = std::span<std::byte>(request->frame_bytes.get(), static_cast<size_t>(size));
     const size_t buffered = std::min(request->frame.size(), _in_end - _in_begin);

@@ -8,6 +8,11 @@
 // record bytes) sends them with splice through a per-connection pipe, so those
 // bytes never enter user space.
 //
+// Memory: the frames of the requests in flight total at most
+// max_request_bytes per connection (one request may be that large) and the
+// shard's request_budget over all its connections; past either, the reader
+// waits for responses to go out before it reads the next frame.
+//
 // A frame larger than max_request_bytes, a header that does not decode, a
 // handler asking to close, a peer that hangs up or a socket error each close
 // this connection only, with a logged reason. An idle connection (no request
@@ -28,6 +33,7 @@
 #include "engine/runtime/cancel.h"
 #include "engine/runtime/event.h"
 #include "engine/runtime/task.h"
+#include "net/request_budget.h"
 #include "net/request_handler.h"
 
 struct iovec;
@@ -42,7 +48,10 @@ struct connection_limits {
 
 class connection {
  public:
-  connection(int fd, connection_info info, connection_limits limits, request_handler& handler);
+  // `budget`: the shard's bytes of requests in flight (queued.max.request.bytes),
+  // outliving the connection; nullptr for none.
+  connection(int fd, connection_info info, connection_limits limits, request_handler& handler,
+             request_budget* budget = nullptr);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -58,7 +67,23 @@ class connection {
   connection* next = nullptr;
 
  private:
+  // A frame's bytes as counted by the shard's budget and the connection:
+  // given back when the request leaves the queue (its response sent).
+  struct reservation {
+    request_budget* budget = nullptr;
+    uint64_t* queued = nullptr;
+    uint64_t bytes = 0;
+    reservation() = default;
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    ~reservation() {
+      if (budget != nullptr) budget->release(bytes);
+      if (queued != nullptr) *queued -= bytes;
+    }
+  };
+
   struct in_flight {
+    reservation held;
     // The request frame, left uninitialised until received (a zero-filled
     // vector cost a memset of every produced byte: 6% of a produce profile).
     std::unique_ptr<std::byte[]> frame_bytes;
@@ -83,6 +108,8 @@ class connection {
   connection_info _info;
   connection_limits _limits;
   request_handler& _handler;
+  request_budget* _budget;
+  uint64_t _queued_bytes = 0;  // frames of the requests in _queue
 
   std::vector<std::byte> _in;  // receive buffer: bytes [_in_begin, _in_end) are unread
   size_t _in_begin = 0;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -189,6 +190,8 @@ void log_accept_failure(const std::string& listener, const error& e) {
 }  // namespace
 
 struct server::shard_state {
+  explicit shard_state(int64_t budget_bytes) : budget(budget_bytes) {}
+  request_budget budget;  // outlives the connections (declared before them)
   std::vector<int> listen_fds;  // one per listener
   cancel_source stop_accepting;
   connection* connections = nullptr;  // intrusive list
@@ -218,7 +221,13 @@ uint64_t server::connections() const noexcept {
 
 status server::start() {
   RINGLOG_ASSERT(!_started, "server started twice");
-  for (unsigned i = 0; i < _rt.size(); ++i) _shards.push_back(std::make_unique<shard_state>());
+  // Each shard's share of queued.max.request.bytes (at least 1 byte, so a
+  // tiny setting still lets one request at a time through per shard).
+  const int64_t share =
+      _config.queued_max_request_bytes < 0
+          ? -1
+          : std::max<int64_t>(1, _config.queued_max_request_bytes / static_cast<int64_t>(_rt.size()));
+  for (unsigned i = 0; i < _rt.size(); ++i) _shards.push_back(std::make_unique<shard_state>(share));
   for (const listener& l : _config.listeners) {
     socklen_t len = 0;
     auto addr = resolve(l, &len);
@@ -300,7 +309,8 @@ task<void> server::accept_loop(unsigned shard_id, size_t listener_index) {
       info.local_host = format_host(local);
     }
     info.shard = shard_id;
-    auto c = std::make_unique<connection>(*fd, std::move(info), _config.limits, _handler);
+    auto c = std::make_unique<connection>(*fd, std::move(info), _config.limits, _handler,
+                                          &state->budget);
     spawn(serve_connection(state, std::move(c)), "connection");
   }
   --state->accept_loops;

@@ -32,6 +32,9 @@ struct server_config {
   std::vector<listener> listeners;
   connection_limits limits;
   int backlog = 1024;
+  // queued.max.request.bytes: request frames held in memory at once over the
+  // whole broker (each shard gets its share); -1 for no bound.
+  int64_t queued_max_request_bytes = -1;
   // How long start() waits for another socket to release a listener's port
   // (a broker killed a moment ago) before it fails.
   std::chrono::milliseconds port_wait{10'000};

@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -35,6 +37,7 @@ using namespace std::chrono_literals;
 //   'f' path                     answer with the whole file as a file range
 //   'c'                          reply::close
 //   'w'                          wait until the connection is cancelled
+//   'g' padding...               wait until the test opens the gate
 class test_handler final : public request_handler {
  public:
   task<reply> handle(request_context& ctx, protocol::wire_writer& out) override {
@@ -60,6 +63,11 @@ class test_handler final : public request_handler {
       out.write_int8('>');
       co_return reply::send;
     }
+    if (cmd == 'g') {
+      while (!gate_open.load()) co_await sleep_for(1ms);
+      out.write_int8('g');
+      co_return reply::send;
+    }
     if (cmd == 'w') {
       event never;
       (void)co_await never.wait(ctx.cancel);
@@ -70,6 +78,7 @@ class test_handler final : public request_handler {
   }
   std::atomic<int> started{0};
   std::atomic<int> cancelled{0};
+  std::atomic<bool> gate_open{false};  // 'g' requests wait for it
 };
 
 std::vector<std::byte> request_frame(int32_t correlation_id, const std::string& body) {
@@ -144,12 +153,13 @@ class client {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void start(connection_limits limits = {}) {
+  void start(connection_limits limits = {}, int64_t queued_max_request_bytes = -1) {
     rt = std::make_unique<runtime>(runtime_options{.shards = 2, .ring_entries = 256});
     ASSERT_TRUE(rt->start());
     server_config config;
     config.listeners.push_back(listener{"PLAINTEXT", "127.0.0.1", 0});
     config.limits = limits;
+    config.queued_max_request_bytes = queued_max_request_bytes;
     srv = std::make_unique<server>(*rt, config, handler);
     status st = srv->start();
     ASSERT_TRUE(st) << st.error().message();
@@ -182,6 +192,39 @@ TEST_F(ServerTest, PipelinedResponsesComeBackInRequestOrder) {
     EXPECT_EQ(r->first, i);
     EXPECT_EQ(r->second, "r" + std::to_string(i));
   }
+}
+
+// Two 2,500-byte requests where only 3,000 bytes of requests may be in
+// memory: the second is read only once the first's response has gone.
+void second_request_waits_for_the_first(test_handler& handler, uint16_t port) {
+  client c(port);
+  c.send(request_frame(1, "g" + std::string(2'500, 'p')));
+  c.send(request_frame(2, echo_body(0, std::string(2'500, 'q'))));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (handler.started.load() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(handler.started.load(), 1);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(handler.started.load(), 1) << "the second request was read past the bound";
+  handler.gate_open = true;
+  auto first = c.receive();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->first, 1);
+  auto second = c.receive();
+  ASSERT_TRUE(second.has_value()) << "the waiting request is read once the first is answered";
+  EXPECT_EQ(second->first, 2);
+  EXPECT_EQ(handler.started.load(), 2);
+}
+
+TEST_F(ServerTest, AConnectionHoldsAtMostSocketRequestMaxBytesOfRequests) {
+  start(connection_limits{.max_request_bytes = 3'000});
+  second_request_waits_for_the_first(handler, port);
+}
+
+TEST_F(ServerTest, AShardHoldsAtMostItsShareOfQueuedMaxRequestBytes) {
+  start({}, 6'000);  // 2 shards: 3,000 bytes each
+  second_request_waits_for_the_first(handler, port);
 }
 
 TEST_F(ServerTest, FileRangesAreSentBetweenMemoryBytes) {

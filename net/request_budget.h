@@ -1,0 +1,80 @@
+// request_budget: the bytes of request frames one shard holds in memory at
+// once, Kafka's queued.max.request.bytes split over the shards. A connection
+// reserves a frame's size before it allocates and reads the frame, and gives
+// the bytes back once the request's response has been sent; while the budget
+// is spent, connections stop reading and their clients wait on TCP
+// backpressure instead of the broker running out of memory.
+//
+// A frame larger than what is free still goes through when nothing else is
+// reserved, so every request up to socket.request.max.bytes makes progress.
+//
+// Shard-local (no atomics): one per shard, owned by the server, outliving its
+// connections.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/runtime/cancel.h"
+#include "engine/runtime/event.h"
+#include "engine/runtime/task.h"
+
+namespace ringlog::net {
+
+class request_budget {
+ public:
+  // max_bytes < 0: unbounded (reserve never waits).
+  explicit request_budget(int64_t max_bytes) noexcept : _max_bytes(max_bytes) {}
+  request_budget(const request_budget&) = delete;
+  request_budget& operator=(const request_budget&) = delete;
+
+  // Waits until `bytes` fit, or nothing else is reserved; false when
+  // `cancel` fired first (nothing is reserved then). The connection's id and
+  // peer name it in the log line said when waiting starts.
+  task<bool> reserve(uint64_t bytes, cancel_source* cancel, uint64_t connection_id,
+                     std::string_view peer) {
+    if (!fits(bytes)) {
+      ++_waits;
+      if (_limiter.allow(monotonic_ns())) {
+        RINGLOG_WARN("connection {} from {}: requests in flight on this shard hold {} bytes of its {} "
+                     "(queued.max.request.bytes over the shards); reading a {}-byte request "
+                     "waits until responses are sent. Raise queued.max.request.bytes if this "
+                     "is steady",
+                     connection_id, peer, _reserved, _max_bytes, bytes);
+      }
+      while (!fits(bytes)) {
+        const wake_reason why = co_await _freed.wait(cancel);
+        if (why == wake_reason::cancelled) co_return false;
+      }
+    }
+    _reserved += bytes;
+    co_return true;
+  }
+
+  void release(uint64_t bytes) noexcept {
+    RINGLOG_ASSERT(bytes <= _reserved, "request_budget: releasing {} of {} reserved bytes", bytes,
+                   _reserved);
+    _reserved -= bytes;
+    if (_freed.has_waiters()) _freed.notify_all();
+  }
+
+  uint64_t reserved() const noexcept { return _reserved; }
+  // How many reserves had to wait (tests, metrics).
+  uint64_t waits() const noexcept { return _waits; }
+
+ private:
+  bool fits(uint64_t bytes) const noexcept {
+    return _max_bytes < 0 || _reserved == 0 ||
+           _reserved + bytes <= static_cast<uint64_t>(_max_bytes);
+  }
+
+  int64_t _max_bytes;
+  uint64_t _reserved = 0;
+  uint64_t _waits = 0;
+  event _freed;
+  log_limiter _limiter{10'000'000'000};
+};
+
+}  // namespace ringlog::net
