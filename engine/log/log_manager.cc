@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -292,6 +293,16 @@ task<result<partition_log*>> log_manager::create(topic_partition tp, log_config 
   co_return raw;
 }
 
+std::string delete_dir_name(const topic_partition& tp, uint64_t unique) {
+  // NAME_MAX: a topic may have 249 characters, and "-<partition>.<16 hex
+  // digits>-delete" would push its directory's new name past 255 (the
+  // rename failed with ENAMETOOLONG). Kafka cuts the topic the same way.
+  constexpr size_t k_name_max = 255;
+  const std::string suffix = fmt::format("-{}.{:016x}-delete", tp.partition, unique);
+  const size_t keep = std::min(tp.topic.size(), k_name_max - suffix.size());
+  return tp.topic.substr(0, keep) + suffix;
+}
+
 task<status> log_manager::remove(topic_partition tp) {
   auto& logs = local().logs;
   auto it = logs.find(tp);
@@ -304,7 +315,8 @@ task<status> log_manager::remove(topic_partition tp) {
   entry.log.reset();
   _dirs[entry.dir_index]->partitions.fetch_sub(1, std::memory_order_relaxed);
   std::mt19937_64 rng(std::random_device{}());
-  const std::string doomed = fmt::format("{}.{:016x}-delete", path, rng());
+  const std::string doomed =
+      _dirs[entry.dir_index]->path + "/" + delete_dir_name(tp, rng());
   if (::rename(path.c_str(), doomed.c_str()) != 0) {
     co_return error::from_errno(errno, "rename", path);
   }

@@ -81,6 +81,11 @@ inline constexpr const char* k_clean_shutdown_file = ".kafka_cleanshutdown";
 // as Kafka's LogManager does not: two logs on one directory would corrupt it.
 inline constexpr std::string_view k_cluster_metadata_topic = "__cluster_metadata";
 
+// The name a partition directory is renamed to while it is deleted
+// (<topic>-<partition>.<unique>-delete, the topic cut to fit NAME_MAX, as
+// Kafka names it); start-up removes any directory whose name ends -delete.
+std::string delete_dir_name(const topic_partition& tp, uint64_t unique);
+
 class log_manager {
  public:
   log_manager(runtime& rt, log_manager_config config);

@@ -190,6 +190,35 @@ task<bool> remove_one(log_manager* lm, topic_partition tp) {
   });
 }
 
+TEST(DeleteDirName, FitsNameMaxForTheLongestTopicAsKafkaCutsIt) {
+  const std::string longest(249, 'a');
+  const std::string name = delete_dir_name({longest, 12}, 0xabcdef);
+  EXPECT_EQ(name.size(), 255u);
+  EXPECT_TRUE(name.ends_with("-12.0000000000abcdef-delete")) << name;
+  EXPECT_EQ(delete_dir_name({"t", 3}, 1), "t-3.0000000000000001-delete");
+}
+
+TEST_F(LogManagerTest, DeletesAPartitionOfATopicWithTheLongestLegalName) {
+  auto cfg = config({"a"});
+  log_manager lm(*rt, cfg);
+  ASSERT_TRUE(lm.start());
+  const topic_partition tp{std::string(249, 'x'), 0};
+  ASSERT_TRUE(rt->block_on(0, invoke_on(lm.shard_of(tp), [&]() -> task<bool> {
+    return [](log_manager* m, topic_partition t) -> task<bool> {
+      co_return (co_await m->create(t, {})).has_value();
+    }(&lm, tp);
+  })));
+  EXPECT_TRUE(rt->block_on(0, remove_one(&lm, tp)));
+  EXPECT_FALSE(fs::exists(root + "/a/" + tp.dir_name()));
+  EXPECT_TRUE(eventually_no_delete_dirs(root + "/a"));
+  ASSERT_TRUE(lm.stop());
+  log_manager again(*rt, cfg);
+  auto loaded = again.start();
+  ASSERT_TRUE(loaded) << "the broker starts again after deleting it";
+  EXPECT_EQ(loaded->partitions, 0u);
+  ASSERT_TRUE(again.stop());
+}
+
 TEST_F(LogManagerTest, DeletesAPartitionDirectoryInTheBackground) {
   auto cfg = config({"a"});
   log_manager lm(*rt, cfg);
