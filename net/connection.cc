@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <optional>
 
 #include <fmt/format.h>
@@ -148,7 +149,15 @@ task<void> connection::read_loop() {
     request->held.queued = &_queued_bytes;
     request->held.bytes = frame_bytes;
     _queued_bytes += frame_bytes;
-    request->frame_bytes.reset(new std::byte[static_cast<size_t>(size)]);
+    // nothrow: out of memory (or address space, under ulimit -v) for a frame
+    // closes this connection, never the broker.
+    request->frame_bytes.reset(new (std::nothrow) std::byte[static_cast<size_t>(size)]);
+    if (request->frame_bytes == nullptr) {
+      RINGLOG_WARN("connection {} from {}: no memory for a request of {} bytes; closing", _info.id,
+                   _info.peer, size);
+      close_with("out of memory for the request");
+      break;
+    }
     request->frame = std::span<std::byte>(request->frame_bytes.get(), static_cast<size_t>(size));
     const size_t buffered = std::min(request->frame.size(), _in_end - _in_begin);
     std::memcpy(request->frame.data(), _in.data() + _in_begin, buffered);
