@@ -15,4 +15,10 @@ inline int64_t add_saturating(int64_t a, int64_t b) noexcept {
   return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
 }
 
+inline int64_t sub_saturating(int64_t a, int64_t b) noexcept {
+  int64_t difference;
+  if (!__builtin_sub_overflow(a, b, &difference)) return difference;
+  return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
 }  // namespace ringlog

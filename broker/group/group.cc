@@ -8,6 +8,8 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/log.h"
+#include "base/saturating.h"
 
 namespace ringlog::broker {
 
@@ -370,7 +372,11 @@ void group::complete_join(int64_t now_ms) {
     if (it->second.group_instance_id) _static.erase(*it->second.group_instance_id);
     _members.erase(it);
   }
-  ++_generation;
+  // A generation restored from a record may be INT32_MAX: the next one wraps
+  // to 1 (Java's int would wrap negative, which clients read as "none").
+  _generation = _generation >= std::numeric_limits<int32_t>::max() || _generation < 0
+                    ? 1
+                    : _generation + 1;
   if (_members.empty()) {
     _state = group_state::empty;
     state_timestamp_ms = wall_ms();
@@ -666,6 +672,14 @@ void group::restore(const group_snapshot& s, int64_t now_ms) {
     m.assignment = o.assignment;
     m.heartbeat_deadline_ms = now_ms + m.session_timeout_ms;
     m.join_order = _next_join_order++;
+    // A record naming one member id or one instance id twice (Kafka never
+    // writes one) keeps the first: the instance map must point only at
+    // members that exist.
+    if (_members.count(m.id) != 0 || (m.group_instance_id && _static.count(*m.group_instance_id))) {
+      RINGLOG_WARN("group {}: its stored metadata names member {} twice; the later one is dropped",
+                   _id, m.id);
+      continue;
+    }
     if (m.group_instance_id) _static[*m.group_instance_id] = m.id;
     _members.emplace(m.id, std::move(m));
   }
@@ -707,7 +721,8 @@ std::vector<std::pair<std::string, int32_t>> group::expired_offsets(int64_t wall
         const int64_t since = from == base::state && state_timestamp_ms >= 0
                                   ? state_timestamp_ms
                                   : c.commit_timestamp_ms;
-        expired = wall_now_ms - since >= retention_ms;
+        // `since` comes from a stored record: any int64 (a hostile one, INT64_MIN).
+        expired = sub_saturating(wall_now_ms, since) >= retention_ms;
       }
       if (expired) out.emplace_back(topic, partition);
     }

@@ -557,5 +557,53 @@ TEST(GroupRecords, GroupSnapshotRestoresAStableGroup) {
   EXPECT_EQ((*s)->assignment, bytes("A"));
 }
 
+// What a hostile or corrupt __consumer_offsets record can hold (found by
+// tests/fuzz/group_record_fuzz): none of it may abort or overflow.
+TEST(GroupRecords, AStoredGroupNamingOneMemberTwiceKeepsTheFirst) {
+  group_snapshot snap;
+  snap.protocol_type = "consumer";
+  snap.generation = 5;
+  snap.protocol = "range";
+  snap.leader = "m";
+  for (const char* instance : {"i1", "i2"}) {
+    group_snapshot::member m;
+    m.member_id = "m";
+    m.group_instance_id = instance;
+    m.client_id = "c";
+    m.client_host = "/h";
+    m.session_timeout_ms = 30'000;
+    m.rebalance_timeout_ms = 10'000;
+    snap.members.push_back(m);
+  }
+  harness h;
+  h.g->restore(snap, h.now);
+  ASSERT_EQ(h.g->members().size(), 1u);
+  EXPECT_EQ(h.g->leave("m", std::nullopt, h.now), kafka_error::none);
+  // i2 was dropped with the duplicate: joining as it is a new static member.
+  auto j = h.join(h.params("", {"range"}, "i2"));
+  ASSERT_TRUE(j->has_value());
+  EXPECT_EQ((*j)->error, kafka_error::none);
+}
+
+TEST(GroupRecords, AStoredGenerationOfInt32MaxWrapsToOne) {
+  group_snapshot snap;
+  snap.protocol_type = "consumer";
+  snap.generation = std::numeric_limits<int32_t>::max();
+  harness h;
+  h.g->restore(snap, h.now);
+  auto j = h.join_new();
+  ASSERT_TRUE(j->has_value());
+  EXPECT_EQ((*j)->generation_id, 1);
+}
+
+TEST(OffsetsRetention, ACommitTimestampOfInt64MinIsLongExpired) {
+  committed_offset c;
+  c.offset = 1;
+  c.commit_timestamp_ms = std::numeric_limits<int64_t>::min();
+  harness h;
+  h.g->offsets().commit("t", 0, c);
+  EXPECT_EQ(h.g->expired_offsets(1'700'000'000'000, 7LL * 24 * 3600 * 1000).size(), 1u);
+}
+
 }  // namespace
 }  // namespace ringlog::broker
