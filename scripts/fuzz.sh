@@ -13,5 +13,6 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 cmake --preset fuzz -DRINGLOG_FUZZ_SECONDS="${RINGLOG_FUZZ_SECONDS:-20}" >/dev/null
-cmake --build --preset fuzz --target record_batch_fuzz index_fuzz request_fuzz -j "${JOBS:-$(nproc)}"
+cmake --build --preset fuzz --target record_batch_fuzz index_fuzz request_fuzz \
+  metadata_record_fuzz group_record_fuzz producer_snapshot_fuzz checkpoint_fuzz config_fuzz -j "${JOBS:-$(nproc)}"
 ctest --preset fuzz -L fuzz

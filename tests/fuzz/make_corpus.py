@@ -22,6 +22,26 @@ Non-flexible versions are encoded by kafka-python's own protocol classes (an
 implementation independent of ours); flexible versions, which kafka-python
 2.0.2 does not speak, are encoded here by hand with tagged fields. The unit
 test protocol_test also decodes every seed (CorpusFrames).
+
+metadata_record_fuzz: __cluster_metadata record values in KRaft's framing
+(docs/formats/metadata_log.md, kafka-protocol/metadata-records/*.json), by
+hand: mode 0 one record of each type and version we read, modes 1 and 2 a
+replayable sequence (uvarint length + value each) as a controller writes it.
+
+group_record_fuzz: __consumer_offsets keys and values in Kafka's layouts
+(docs/formats/consumer_offsets.md), every version we read, restored groups
+with request scripts (mode 3), and a partition's records in order (mode 4:
+int16 key length, key, int32 value length or -1, value).
+
+producer_snapshot_fuzz: <offset>.snapshot files (docs/formats/
+producer_snapshot.md) with their CRC-32C, and file names (mode 2).
+
+checkpoint_fuzz: offset and leader-epoch checkpoints (docs/formats/
+checkpoint.md); the mode byte picks the kind and whether a file is read.
+
+config_fuzz: server.properties texts, override lists, listeners and values.
+
+    python3 tests/fuzz/make_corpus.py TARGET...   writes only those targets
 """
 
 import gzip
@@ -283,11 +303,313 @@ def request_fuzz_corpus():
         write(t, "flex-" + name, data)
 
 
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def metadata_record_corpus():
+    t = "metadata_record_fuzz"
+
+    def cstr(s):
+        return b"\x00" if s is None else uvarint(len(s) + 1) + s.encode()
+
+    def i32s(items):
+        return uvarint(len(items) + 1) + b"".join(struct.pack(">i", x) for x in items)
+
+    def record(rtype, version, body):
+        return uvarint(1) + uvarint(rtype) + uvarint(version) + body
+
+    no_tags = b"\x00"
+    topic_id = bytes(range(1, 17))
+    other_id = bytes(range(0x21, 0x31))
+    incarnation = bytes(range(0x40, 0x50))
+
+    def register_broker(version, broker_id=1, fenced=False, rack=None):
+        body = struct.pack(">i", broker_id) + incarnation + struct.pack(">q", 7)
+        body += uvarint(2) + cstr("PLAINTEXT") + cstr("127.0.0.1") + struct.pack(">Hh", 9092, 0)
+        body += no_tags
+        body += uvarint(2) + cstr("metadata.version") + struct.pack(">hh", 1, 7) + no_tags
+        body += cstr(rack) + bytes([1 if fenced else 0])
+        if version >= 1:
+            body += b"\x00"  # InControlledShutdown
+        return record(0, version, body + no_tags)
+
+    def topic(name, tid):
+        return record(2, 0, cstr(name) + tid + no_tags)
+
+    def partition(pid, tid, replicas, leader, epoch, recovery_state=None):
+        body = struct.pack(">i", pid) + tid + i32s(replicas) + i32s(replicas) + i32s([]) + i32s([])
+        body += struct.pack(">iii", leader, epoch, epoch)
+        if recovery_state is None:
+            body += no_tags
+        else:  # tag 0 LeaderRecoveryState, one byte
+            body += uvarint(1) + uvarint(0) + uvarint(1) + bytes([recovery_state])
+        return record(3, 0, body)
+
+    def config(rtype, resource, name, value):
+        return record(4, 0, bytes([rtype]) + cstr(resource) + cstr(name) + cstr(value) + no_tags)
+
+    def remove_topic(tid):
+        return record(9, 0, tid + no_tags)
+
+    def feature_level(name, level):
+        return record(12, 0, cstr(name) + struct.pack(">h", level) + no_tags)
+
+    def producer_ids(broker_id, epoch, next_id):
+        return record(15, 0, struct.pack(">iqq", broker_id, epoch, next_id) + no_tags)
+
+    singles = {
+        "register-broker-v1": register_broker(1, rack="rack-a"),
+        "register-broker-v0": register_broker(0, fenced=True),
+        "topic": topic("foo", topic_id),
+        "partition": partition(0, topic_id, [1, 2, 3], 1, 4),
+        "partition-recovery-tag": partition(2, topic_id, [1], 1, 0, recovery_state=1),
+        "config-topic": config(2, "foo", "retention.ms", "1000"),
+        "config-broker-delete": config(4, "1", "log.retention.ms", None),
+        "remove-topic": remove_topic(topic_id),
+        "feature-level": feature_level("metadata.version", 7),
+        "producer-ids": producer_ids(1, 7, 1000),
+        # An unknown tagged field (tag 5) the decoder skips.
+        "topic-unknown-tag": record(2, 0, cstr("bar") + other_id + uvarint(1) + uvarint(5)
+                                    + uvarint(2) + b"\xab\xcd"),
+    }
+    for name, value in singles.items():
+        write(t, "m0-" + name, bytes([0]) + value)
+
+    # What a controller writes from start-up on: bootstrap, two topics with
+    # partitions and configs, an id block, a deletion and a re-creation.
+    sequence = [
+        feature_level("metadata.version", 7),
+        register_broker(1),
+        topic("orders", topic_id),
+        partition(0, topic_id, [1], 1, 0),
+        partition(1, topic_id, [1], 1, 0),
+        config(2, "orders", "cleanup.policy", "compact"),
+        topic("payments", other_id),
+        partition(0, other_id, [1], 1, 0),
+        config(4, "", "log.retention.ms", "5000"),
+        producer_ids(1, 7, 1000),
+        partition(1, topic_id, [1], 1, 1, recovery_state=1),
+        remove_topic(topic_id),
+        topic("orders", bytes(range(0x61, 0x71))),
+        producer_ids(1, 7, 2000),
+        config(4, "", "log.retention.ms", None),
+        feature_level("metadata.version", 0),
+    ]
+    framed = b"".join(uvarint(len(v)) + v for v in sequence)
+    write(t, "m1-controller-log", bytes([1]) + framed)
+    write(t, "m2-controller-log", bytes([2]) + framed)
+    write(t, "m1-bootstrap", bytes([1]) + b"".join(uvarint(len(v)) + v for v in sequence[:4]))
+
+
+def group_record_corpus():
+    t = "group_record_fuzz"
+
+    def s16(s):
+        return struct.pack(">h", -1) if s is None else struct.pack(">h", len(s)) + s.encode()
+
+    def b32(b):
+        return struct.pack(">i", len(b)) + b
+
+    def offset_key(version, group, topic, partition):
+        return struct.pack(">h", version) + s16(group) + s16(topic) + struct.pack(">i", partition)
+
+    def group_key(group):
+        return struct.pack(">h", 2) + s16(group)
+
+    def offset_value(version, offset, metadata, commit_ts, leader_epoch=-1, expire_ts=-1):
+        out = struct.pack(">hq", version, offset)
+        if version >= 3:
+            out += struct.pack(">i", leader_epoch)
+        out += s16(metadata) + struct.pack(">q", commit_ts)
+        if version <= 1:
+            out += struct.pack(">q", expire_ts)
+        return out
+
+    # The consumer protocol's subscription (version 0, topics, no user data)
+    # and assignment (version 0, topic partitions, no user data): opaque to
+    # the broker, but what a real group stores.
+    subscription = struct.pack(">hi", 0, 1) + s16("orders") + struct.pack(">i", -1)
+    assignment = (struct.pack(">hi", 0, 1) + s16("orders") + struct.pack(">iii", 2, 0, 1)
+                  + struct.pack(">i", -1))
+
+    def group_value(version, members, protocol_type="consumer", generation=5, protocol="range",
+                    leader=None, state_ts=TS):
+        out = struct.pack(">h", version) + s16(protocol_type) + struct.pack(">i", generation)
+        out += s16(protocol) + s16(leader)
+        if version >= 2:
+            out += struct.pack(">q", state_ts)
+        out += struct.pack(">i", len(members))
+        for member_id, instance in members:
+            out += s16(member_id)
+            if version >= 3:
+                out += s16(instance)
+            out += s16("consumer-1") + s16("/127.0.0.1")
+            if version >= 1:
+                out += struct.pack(">i", 30000)
+            out += struct.pack(">i", 10000) + b32(subscription) + b32(assignment)
+        return out
+
+    members = [("consumer-1-a", None), ("consumer-1-b", "instance-b")]
+    write(t, "m0-offset-key-v1", bytes([0]) + offset_key(1, "g", "orders", 0))
+    write(t, "m0-offset-key-v0", bytes([0]) + offset_key(0, "group-x", "t", 7))
+    write(t, "m0-group-key", bytes([0]) + group_key("g"))
+    # A key version of another record type (Kafka's later coordinators): skipped.
+    write(t, "m0-other-key-v5", bytes([0]) + struct.pack(">h", 5) + s16("txn"))
+    write(t, "m1-offset-v0", bytes([1]) + offset_value(0, 42, "", TS, expire_ts=TS + 1000))
+    write(t, "m1-offset-v1", bytes([1]) + offset_value(1, 42, "meta", TS, expire_ts=TS + 1000))
+    write(t, "m1-offset-v1-no-expiry", bytes([1]) + offset_value(1, 42, "", TS, expire_ts=-1))
+    write(t, "m1-offset-v2", bytes([1]) + offset_value(2, 7, "m", TS))
+    write(t, "m1-offset-v3", bytes([1]) + offset_value(3, 42, "", TS, leader_epoch=4))
+    for v in range(4):
+        write(t, "m2-group-v%d" % v, bytes([2]) + group_value(v, members, leader="consumer-1-a"))
+    write(t, "m2-group-empty", bytes([2]) + group_value(3, [], protocol=None, generation=3))
+    write(t, "m2-group-simple", bytes([2]) + group_value(3, [], protocol_type="", generation=0,
+                                                         protocol=None, state_ts=-1))
+
+    # Request scripts: op byte = (member index << 4) | request (run_ops in
+    # group_record_fuzz.cc).
+    def op(member, request):
+        return (member << 4) | request
+
+    scripts = {
+        # Members heartbeat and sync, the static member rejoins, a new member
+        # comes, the rebalance completes, one leaves, sessions expire.
+        "rejoin": [op(0, 5), op(1, 5), op(1, 6), op(1, 2), op(0, 3), op(0, 8), op(0, 4),
+                   op(0, 6), op(0, 10), op(1, 12), op(0, 9), op(0, 10)],
+        # A new member told MEMBER_ID_REQUIRED comes back with its id.
+        "member-id-required": [op(1, 4), op(0, 11), op(0, 3), op(1, 3), op(0, 6), op(0, 7),
+                               op(0, 10), op(1, 1), op(0, 0), op(0, 10)],
+        # Leaves by instance id and member id, then a static member with
+        # another protocol list.
+        "leave-and-static": [op(1, 1), op(0, 0), op(1, 14), op(0, 13), op(0, 8), op(1, 6),
+                             op(0, 10), op(0, 9)],
+    }
+    value = group_value(3, members, leader="consumer-1-b")
+    for name, ops in scripts.items():
+        write(t, "m3-" + name, bytes([3, len(ops)] + ops) + value)
+
+    def rec(key, value):
+        v = struct.pack(">i", -1) if value is None else struct.pack(">i", len(value)) + value
+        return struct.pack(">h", len(key)) + key + v
+
+    log = [
+        rec(offset_key(1, "g", "orders", 0), offset_value(3, 10, "", TS)),
+        rec(offset_key(1, "g", "orders", 1), offset_value(1, 5, "", TS, expire_ts=TS + 9)),
+        rec(group_key("g"), group_value(3, members, leader="consumer-1-a")),
+        rec(offset_key(1, "g", "orders", 0), offset_value(3, 12, "x", TS + 1)),
+        rec(offset_key(1, "g", "orders", 1), None),
+        rec(offset_key(0, "h", "t", 0), offset_value(2, 1, "", TS)),
+        rec(group_key("h"), group_value(2, [], protocol=None)),
+        rec(group_key("h"), None),
+        rec(group_key("g"), group_value(1, members[:1], generation=6, leader="consumer-1-a")),
+    ]
+    write(t, "m4-partition-log", bytes([4]) + b"".join(log))
+
+
+def producer_snapshot_corpus():
+    t = "producer_snapshot_fuzz"
+
+    def snapshot(entries):
+        body = struct.pack(">i", len(entries))
+        for e in entries:
+            body += struct.pack(">qhiqiqiq", *e)
+        return struct.pack(">hI", 1, calc_crc32c(body)) + body
+
+    # producer id, epoch, last sequence, last offset, offset delta, timestamp,
+    # coordinator epoch, current txn first offset
+    entries = [
+        (1000, 0, 4, 41, 4, TS, -1, -1),
+        (1001, 3, 2147483646, 99, 9, TS + 5, 2, 95),  # about to wrap, in a transaction
+        (1002, 7, -1, -1, 0, -1, -1, -1),  # epoch only
+    ]
+    write(t, "m0-three-producers", bytes([0]) + snapshot(entries))
+    write(t, "m1-three-producers", bytes([1]) + snapshot(entries))
+    write(t, "m0-empty", bytes([0]) + snapshot([]))
+    write(t, "m1-one-producer", bytes([1]) + snapshot(entries[:1]))
+    write(t, "m1-trailing-bytes", bytes([1]) + snapshot(entries[:1]) + b"\x00\x01")
+    write(t, "m2-name", bytes([2]) + b"00000000000000000042.snapshot")
+    write(t, "m2-name-max", bytes([2]) + b"09223372036854775807.snapshot")
+
+
+def checkpoint_corpus():
+    t = "checkpoint_fuzz"
+    offsets = b"0\n3\norders 0 1500\norders 1 700\n__consumer_offsets 49 0\n"
+    epochs = b"0\n2\n0 0\n3 1200\n"
+    # Mode byte: bit 0 the kind (1: leader epochs), bit 1 read through a file,
+    # bits 2-3 that read's cap (0: one byte short, 1: exact, 2: the real cap).
+    write(t, "offsets", bytes([0]) + offsets)
+    write(t, "offsets-file", bytes([2 | (2 << 2)]) + offsets)
+    write(t, "offsets-no-final-newline", bytes([0]) + offsets[:-1])
+    write(t, "offsets-empty-file", bytes([2 | (1 << 2)]))
+    write(t, "offsets-zero-entries", bytes([0]) + b"0\n0\n")
+    write(t, "epochs", bytes([1]) + epochs)
+    write(t, "epochs-file", bytes([3 | (1 << 2)]) + epochs)
+    write(t, "epochs-large", bytes([1]) + b"0\n3\n0 0\n2147483647 9223372036854775807\n7 007\n")
+
+
+def config_corpus():
+    t = "config_fuzz"
+    server = (
+        b"# A broker's server.properties\n"
+        b"node.id=1\n"
+        b"process.roles=broker,controller\n"
+        b"listeners=PLAINTEXT://0.0.0.0:9092,INTERNAL://[::1]:9093\n"
+        b"advertised.listeners=PLAINTEXT://broker-1.example:9092\n"
+        b"log.dirs = /var/lib/ringlog/a,\\\n"
+        b"           /var/lib/ringlog/b\n"
+        b"! another comment\n"
+        b"num.partitions: 3\n"
+        b"log.retention.hours 168\n"
+        b"log.cleanup.policy=compact,delete\n"
+        b"ringlog.log.level=warn\n"
+        b"log.segment.bytes=+1073741824\n"
+        b"auto.create.topics.enable=FALSE\r\n"
+        b"offsets.topic.num.partitions=\\u0035\\u0030\n"
+    )
+    write(t, "m0-server-properties", bytes([0]) + server)
+    write(t, "m0-defaults", bytes([0]))
+    write(t, "m0-escapes", bytes([0])
+          + b"key\\ with\\=odd\\:chars = \\ value\\twith\\u00e9\\uD83D\\uDE00\\\n")
+    write(t, "m0-bad", bytes([0])
+          + b"log.retention.ms=ten\nlisteners=PLAINTEXT://:99999\nlog.dir=x\n")
+    write(t, "m1-overrides", bytes([1]) + b"node.id=2\nlisteners=PLAINTEXT://127.0.0.1:9092\n"
+          b"log.roll.hours=1\nlog.retention.minutes=-1")
+    write(t, "m2-file-and-overrides", bytes([2]) + server + b"\x00node.id=3\x00log.dirs=/tmp/x")
+    write(t, "m3-listener", bytes([3]) + b"PLAINTEXT://broker-1.example:9092")
+    write(t, "m3-listener-ipv6", bytes([3]) + b"SASL_SSL://[fe80::1%eth0]:9093")
+    write(t, "m3-listener-any", bytes([3]) + b"INTERNAL://:0")
+    write(t, "m4-value-int", bytes([4]) + b" 42 ")
+    write(t, "m4-value-list", bytes([4]) + b"a, b,c")
+    write(t, "m4-value-double", bytes([4]) + b"+1.5e3")
+
+
+CORPORA = {
+    "record_batch_fuzz": record_batch_corpus,
+    "index_fuzz": index_corpus,
+    "request_fuzz": request_fuzz_corpus,
+    "metadata_record_fuzz": metadata_record_corpus,
+    "group_record_fuzz": group_record_corpus,
+    "producer_snapshot_fuzz": producer_snapshot_corpus,
+    "checkpoint_fuzz": checkpoint_corpus,
+    "config_fuzz": config_corpus,
+}
+
+
 def main():
-    record_batch_corpus()
-    index_corpus()
-    request_fuzz_corpus()
-    for target in ("record_batch_fuzz", "index_fuzz", "request_fuzz"):
+    targets = sys.argv[1:] or list(CORPORA)
+    for target in targets:
+        if target not in CORPORA:
+            print("unknown target {}; known: {}".format(target, " ".join(CORPORA)))
+            return 2
+    for target in targets:
+        CORPORA[target]()
+    for target in targets:
         d = os.path.join(HERE, "corpus", target)
         names = sorted(os.listdir(d))
         print("{}: {} seeds, largest {} bytes".format(
