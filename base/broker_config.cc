@@ -243,9 +243,9 @@ const std::vector<binding>& bindings() {
         .default_text = "536870912",
         .min = -1,
         .doc = "Bytes of requests the broker holds in memory at once, over all connections "
-               "(each shard gets an equal share; a request larger than a share still goes "
-               "through alone); past it, connections stop reading until responses are sent. "
-               "-1: no bound (Kafka's default; ours is 512 MiB)."},
+               "(each shard gets an equal share; bytes count as they arrive); past it, "
+               "connections start no new request until responses are sent. -1: no bound "
+               "(Kafka's default; ours is 512 MiB)."},
        &broker_config::queued_max_request_bytes},
       {{.name = "connections.max.idle.ms",
         .type = key_type::int64,

@@ -140,14 +140,14 @@ task<void> connection::read_loop() {
       co_await _changed.wait(&_cancel);
     }
     if (_closing) break;
-    auto request = std::make_unique<in_flight>();
     if (_budget != nullptr) {
-      const bool reserved = co_await _budget->reserve(frame_bytes, &_cancel, _info.id, _info.peer);
-      if (!reserved) break;
-      request->held.budget = _budget;
+      const bool room = co_await _budget->wait_for_room(&_cancel, _info.id, _info.peer);
+      if (!room) break;
     }
+    auto request = std::make_unique<in_flight>();
+    request->held.budget = _budget;
     request->held.queued = &_queued_bytes;
-    request->held.bytes = frame_bytes;
+    request->held.frame_bytes = frame_bytes;
     _queued_bytes += frame_bytes;
     // nothrow: out of memory (or address space, under ulimit -v) for a frame
     // closes this connection, never the broker.
@@ -162,17 +162,33 @@ task<void> connection::read_loop() {
     const size_t buffered = std::min(request->frame.size(), _in_end - _in_begin);
     std::memcpy(request->frame.data(), _in.data() + _in_begin, buffered);
     _in_begin += buffered;
+    request->held.take(buffered);
     size_t received = buffered;
     bool complete = true;
     while (received < request->frame.size()) {
       std::span<std::byte> rest(request->frame.data() + received, request->frame.size() - received);
-      auto n = co_await io::recv(_fd, rest).with_cancel(_cancel);
-      if (!n || *n == 0) {
-        close_with(!n ? n.error().message() : std::string("closed by the client mid-request"));
+      // A half-sent request with nothing more for idle_ms is an idle
+      // connection, as in Kafka: it must not hold its memory for ever.
+      std::optional<result<size_t>> n;
+      if (_limits.idle_ms >= 0) {
+        const std::chrono::milliseconds idle(_limits.idle_ms);
+        n.emplace(co_await io::recv(_fd, rest).with_cancel(_cancel).with_timeout(idle));
+      } else {
+        n.emplace(co_await io::recv(_fd, rest).with_cancel(_cancel));
+      }
+      if (!*n || **n == 0) {
+        std::string why = !*n ? n->error().message() : std::string("closed by the client mid-request");
+        if (!*n && n->error().sys_errno() == ETIMEDOUT) {
+          why = fmt::format("idle for {} ms in the middle of a {}-byte request "
+                            "(connections.max.idle.ms)",
+                            _limits.idle_ms, request->frame.size());
+        }
+        close_with(std::move(why));
         complete = false;
         break;
       }
-      received += *n;
+      received += **n;
+      request->held.take(**n);
     }
     if (!complete) break;
 

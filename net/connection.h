@@ -9,9 +9,10 @@
 // bytes never enter user space.
 //
 // Memory: the frames of the requests in flight total at most
-// max_request_bytes per connection (one request may be that large) and the
-// shard's request_budget over all its connections; past either, the reader
-// waits for responses to go out before it reads the next frame.
+// max_request_bytes per connection (one request may be that large), and a
+// new frame is started only while the shard is under its request_budget;
+// past either, the reader waits for responses to go out. A request half
+// sent and then silent for idle_ms closes the connection.
 //
 // A frame larger than max_request_bytes, a header that does not decode, a
 // handler asking to close, a peer that hangs up or a socket error each close
@@ -67,18 +68,24 @@ class connection {
   connection* next = nullptr;
 
  private:
-  // A frame's bytes as counted by the shard's budget and the connection:
-  // given back when the request leaves the queue (its response sent).
+  // A frame as counted by the connection (its whole size, from the size
+  // prefix on) and by the shard's budget (the bytes received so far): given
+  // back when the request leaves the queue (its response sent).
   struct reservation {
     request_budget* budget = nullptr;
     uint64_t* queued = nullptr;
-    uint64_t bytes = 0;
+    uint64_t frame_bytes = 0;
+    uint64_t received = 0;
     reservation() = default;
     reservation(const reservation&) = delete;
     reservation& operator=(const reservation&) = delete;
+    void take(uint64_t bytes) noexcept {
+      received += bytes;
+      if (budget != nullptr) budget->take(bytes);
+    }
     ~reservation() {
-      if (budget != nullptr) budget->release(bytes);
-      if (queued != nullptr) *queued -= bytes;
+      if (budget != nullptr) budget->release(received);
+      if (queued != nullptr) *queued -= frame_bytes;
     }
   };
 

@@ -194,8 +194,8 @@ TEST_F(ServerTest, PipelinedResponsesComeBackInRequestOrder) {
   }
 }
 
-// Two 2,500-byte requests where only 3,000 bytes of requests may be in
-// memory: the second is read only once the first's response has gone.
+// Two 2,500-byte requests where the first one fills the bound: the second is
+// read only once the first's response has gone.
 void second_request_waits_for_the_first(test_handler& handler, uint16_t port) {
   client c(port);
   c.send(request_frame(1, "g" + std::string(2'500, 'p')));
@@ -222,9 +222,26 @@ TEST_F(ServerTest, AConnectionHoldsAtMostSocketRequestMaxBytesOfRequests) {
   second_request_waits_for_the_first(handler, port);
 }
 
-TEST_F(ServerTest, AShardHoldsAtMostItsShareOfQueuedMaxRequestBytes) {
-  start({}, 6'000);  // 2 shards: 3,000 bytes each
+TEST_F(ServerTest, AShardStartsNoFrameWhileItsShareOfQueuedMaxRequestBytesIsHeld) {
+  start({}, 4'000);  // 2 shards: 2,000 bytes each, which the first request passes
   second_request_waits_for_the_first(handler, port);
+}
+
+TEST_F(ServerTest, SizePrefixesAloneHoldNoBudgetAndAHalfSentRequestIdlesOut) {
+  start(connection_limits{.idle_ms = 200}, 4'000);
+  // Size prefixes of large requests, and nothing more: they cost nothing.
+  std::vector<std::unique_ptr<client>> held;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(std::make_unique<client>(port));
+    held.back()->send_raw(std::string("\x00\x10\x00\x00", 4));
+  }
+  client c(port);
+  c.send(request_frame(5, echo_body(0, std::string(1'500, 'z'))));
+  auto r = c.receive();
+  ASSERT_TRUE(r.has_value()) << "a request is served beside stalled size prefixes";
+  EXPECT_EQ(r->first, 5);
+  // The stalled ones are idle connections: closed after idle_ms.
+  for (auto& h : held) EXPECT_TRUE(h->closed_by_server());
 }
 
 TEST_F(ServerTest, FileRangesAreSentBetweenMemoryBytes) {
