@@ -214,6 +214,19 @@ task<append_outcome> append_local(broker& b, const storage::topic_partition& tp,
       p.message = "transactional and control batches are not supported yet";
       continue;
     }
+    if (!policy.compacted && view->codec() == record::compression::none) {
+      // Every record must decode, as Kafka's LogValidator checks: a batch of
+      // garbage records with a right CRC would be a poison pill for every
+      // consumer. Uncompressed, this is a walk over varints; compressed
+      // batches are checked only where the records are needed anyway (a
+      // compacted topic, below), so a produce does not decompress.
+      std::vector<std::byte> unused;
+      if (status valid = record::validate_records(*view, unused); !valid) {
+        p.error = to_kafka_error(valid.error());
+        p.message = valid.error().message();
+        continue;
+      }
+    }
     if (policy.compacted) {
       keyless_records keyless = find_keyless_records(*view, tp);
       if (!keyless.decode_error.empty()) {

@@ -147,3 +147,13 @@ def raw_request(port, frame, timeout=5):
             data += chunk
     finally:
         s.close()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as record batches and snapshot files carry it."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, OFFS
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from conftest import Broker, raw_request, unique_topic
+from conftest import Broker, crc32c, raw_request, unique_topic
 
 
 def request(api_key, version, correlation_id, body, client_id=b"hardening"):
@@ -213,6 +213,20 @@ def test_keyless_records_in_a_compacted_topic_are_named_in_record_errors(broker)
     # Nothing of the refused batch was stored; a keyed batch goes in at 0.
     error, base, _, _ = produce(broker.port, topic, batch([b"ok"], keys=[b"k"]), version=8)
     assert (error, base) == (0, 0)
+
+
+def test_a_batch_whose_records_do_not_decode_is_refused_and_not_stored(broker):
+    # A right CRC over garbage records: stored, it would stop every consumer.
+    topic = unique_topic("garbage")
+    create_topic(broker, topic, 1)
+    good = bytearray(batch([b"v" * 40]))
+    garbage = bytearray(good[:61]) + bytes(range(7, 7 + len(good) - 61))
+    garbage[17:21] = struct.pack(">I", crc32c(bytes(garbage[21:])))
+    error, _, _, message = produce(broker.port, topic, bytes(garbage), version=8)
+    assert error == 87, f"INVALID_RECORD expected, got {error} ({message})"
+    assert message, "the error names the record that does not decode"
+    error, base, _, _ = produce(broker.port, topic, bytes(good), version=8)
+    assert (error, base) == (0, 0), "nothing of the refused batch was stored"
 
 
 def api_versions(sock, correlation_id):

@@ -8,7 +8,7 @@ import struct
 from kafka import KafkaConsumer, TopicPartition
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from conftest import raw_request, unique_topic
+from conftest import crc32c, raw_request, unique_topic
 
 PID = 777_000
 
@@ -93,15 +93,6 @@ def test_gap_and_fenced_epoch_are_refused(fresh_broker):
     assert produce(b.port, topic, batch(2, 1, epoch=0))[0] == 47, "INVALID_PRODUCER_EPOCH"
     assert produce(b.port, topic, batch(0, 1, epoch=2))[0] == 0, "a new epoch starts at 0"
     assert stored(b, topic) == [b"plain", b"seq0", b"seq1", b"seq0"]
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 def test_clean_stop_snapshots_producer_state_and_a_retry_stays_a_duplicate(fresh_broker):
