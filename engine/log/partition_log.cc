@@ -21,6 +21,7 @@
 #include "engine/record/batch_header.h"
 #include "engine/record/record.h"
 #include "engine/record/record_batch.h"
+#include "engine/runtime/blocking.h"
 #include "engine/runtime/invoke.h"
 #include "engine/runtime/io.h"
 #include "engine/runtime/shard.h"
@@ -574,16 +575,33 @@ task<result<std::optional<timestamp_and_offset>>> partition_log::offset_for_time
         if (auto st = co_await read_exact(*file, batch, pos); !st) co_return st.error();
         auto view = record::record_batch_view::parse(batch, {.allow_offset_gaps = true});
         if (!view) co_return std::move(view).error();
-        auto it = record::record_iterator::open(*view, scratch, {.allow_offset_gaps = true});
-        if (!it) co_return std::move(it).error();
-        for (;;) {
-          auto r = it->next();
-          if (!r) co_return std::move(r).error();
-          if (!*r) break;
-          if ((*r)->timestamp() >= target && (*r)->offset() >= _log_start_offset) {
-            co_return answer(timestamp_and_offset{(*r)->timestamp(), (*r)->offset()});
+        const int64_t log_start = _log_start_offset;
+        // The first record at or after the target. A compressed batch is
+        // decompressed on a blocking thread: one that inflates to the 64 MiB
+        // cap takes about 0.25 s, and a request asking for it 64 times held
+        // the shard (and every connection on it) for over 15 s.
+        auto scan = [&view, &scratch, target, log_start]() -> result<answer> {
+          auto it = record::record_iterator::open(*view, scratch, {.allow_offset_gaps = true});
+          if (!it) return std::move(it).error();
+          for (;;) {
+            auto r = it->next();
+            if (!r) return std::move(r).error();
+            if (!*r) return answer();
+            if ((*r)->timestamp() >= target && (*r)->offset() >= log_start) {
+              return answer(timestamp_and_offset{(*r)->timestamp(), (*r)->offset()});
+            }
           }
+        };
+        // A named value, not a co_await inside ?: (GCC 12, see invoke.h).
+        std::optional<result<answer>> found;
+        if (view->codec() == record::compression::none) {
+          found.emplace(scan());
+        } else {
+          result<answer> scanned = co_await run_blocking(scan);
+          found.emplace(std::move(scanned));
         }
+        if (!*found) co_return std::move(*found).error();
+        if (**found) co_return std::move(**found);
       }
       pos += *size;
     }
