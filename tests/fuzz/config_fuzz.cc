@@ -36,33 +36,18 @@
 
 #include "base/broker_config.h"
 #include "base/config.h"
+#include "tests/fuzz/scratch_file.h"
 
 namespace {
 
 using namespace ringlog;
 
-// One scratch file name per process, written and removed again for every
-// input; /dev/shm when it exists (no disk writes), else TMPDIR.
 const std::string& scratch_path() {
-  static const std::string path = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string dir =
-        ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (tmp != nullptr ? tmp : "/tmp");
-    std::string p = dir + "/ringlog_config_fuzz_XXXXXX";
-    const int fd = ::mkstemp(p.data());
-    if (fd < 0) std::abort();
-    ::close(fd);
-    return p;
-  }();
+  static const std::string path = ringlog::fuzz::make_scratch_path("ringlog_config_fuzz");
   return path;
 }
 
-bool write_file(const std::string& path, std::string_view data) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return false;
-  const bool ok = data.empty() || std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  return std::fclose(f) == 0 && ok;
-}
+using ringlog::fuzz::write_file;
 
 std::vector<std::string> split(std::string_view text, char sep) {
   std::vector<std::string> out;
