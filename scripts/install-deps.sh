@@ -21,26 +21,9 @@ packages=(
   kcat python3-confluent-kafka python3-pytest
 )
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo_cmd=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-updated=0
-
-install_missing() {
-  local missing=()
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "install-deps: installing ${missing[*]}" >&2
-  if [ "$updated" -eq 0 ]; then
-    "${sudo_cmd[@]}" apt-get update -q
-    updated=1
-  fi
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
+APT_LOG_PREFIX=install-deps
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 install_missing "${packages[@]}"
 # The sanitizer and libFuzzer runtime of the clang just installed (clang 14 on

@@ -127,23 +127,9 @@ done
 log() { echo "librdkafka-conformance: $*" >&2; }
 
 # --- dependencies (Debian packages, installed only when missing) -----------
-sudo_cmd=()
-[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-apt_updated=0
-install_missing() {
-  local missing=()
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  if [ "$apt_updated" -eq 0 ]; then
-    "${sudo_cmd[@]}" apt-get update -q
-    apt_updated=1
-  fi
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
+APT_LOG_PREFIX=librdkafka-conformance
+# shellcheck source=lib/apt.sh
+source "$repo_dir/scripts/lib/apt.sh"
 # Toolchain and the libraries librdkafka's configure detects (rapidjson for
 # the tests that parse statistics JSON: 0053, 0110); npm to fetch the source;
 # python3-confluent-kafka for the kafka-topics.sh stand-in below.
